@@ -1,0 +1,104 @@
+"""General config: what to run, how long, where outputs go (``general_cfg`` in a YAML)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from config.base import BaseConfig, require
+
+MODES = ("train", "test", "render", "collect")
+
+
+@dataclass
+class GeneralConfig(BaseConfig):
+    algo_name: str = "DQN"
+    """Algorithm: a folder under algos/ (see the README's table)."""
+    env_name: str = "gym"
+    """Environment family: a folder under envs/; `gym` runs any gymnasium id given in env_cfg.id."""
+    mode: Literal["train", "test", "render", "collect"] = "train"
+    """train: learn; test: evaluate a checkpoint; render: test with env_cfg.render_mode shown or
+    saved as a GIF; collect: run a checkpoint and record trajectories (collect_traj forced on)."""
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    """Torch device for the networks; auto picks cuda when available."""
+    seed: int = 1
+    """Seed of torch, numpy and the envs; 0 means unseeded (a different run every time)."""
+    max_episode: int = -1
+    """Train: stop after this many episodes (-1: no limit). Test/render/collect: episodes to run
+    (-1: 10)."""
+    max_step: int = -1
+    """Step limit per episode (truncation); -1 keeps the env's own limit."""
+    max_env_steps: int = 40_000
+    """Total env-step budget of a training run (-1: no limit)."""
+    load_checkpoint: bool = False
+    """Load load_path before running (test, render and collect need it; train resumes from it)."""
+    load_path: str | None = None
+    """A task directory (absolute, relative, or a name under tasks_dir), its models/ folder, or a
+    checkpoint file. For a directory, models/best.pt is used, else the newest checkpoint."""
+    online_eval: bool = True
+    """Evaluate the deterministic policy on separate envs while training."""
+    online_eval_episode: int = 10
+    """Episodes per online evaluation."""
+    online_eval_fre: int = 5_000
+    """Env steps between online evaluations."""
+    model_save_fre: int = 0
+    """Write models/<update_step>.pt every this many update steps (0: only the final one)."""
+    save_best_model: bool = True
+    """Keep models/best.pt: the checkpoint with the highest online-eval mean so far."""
+    reward_threshold: float | None = None
+    """Stop training once an online-eval mean reaches this (null: off)."""
+    save_fig: bool = True
+    """Write figs/rewards.png (training and evaluation returns)."""
+    show_fig: bool = False
+    """Also show the figure on screen at the end (only when a display exists)."""
+    mp_backend: Literal["single", "ray"] = "single"
+    """single: one process with vectorized envs; ray: Worker/Learner/DataServer actors."""
+    n_workers: int = 1
+    """Ray backend: number of Worker actors, each with its own env_cfg.n_envs envs."""
+    ray_address: str | None = None
+    """Ray backend: null starts a local Ray; `auto` or `ray://host:port` joins a cluster."""
+    collect_traj: bool = False
+    """Record every episode into results/trajs*.pkl (see the README for the schema)."""
+    tensorboard: bool = False
+    """Also write TensorBoard event files to logs/ (needs `pip install tensorboard`)."""
+    torch_threads: int = 1
+    """torch.set_num_threads; 1 is fastest for the small networks of classic control."""
+    progress: bool = True
+    """Live progress bar on a terminal (a log line per evaluation otherwise)."""
+    tasks_dir: str = "tasks"
+    """Folder in which the run's task directory is created."""
+
+    def check(self) -> None:
+        require(self.seed >= 0, "seed", "must be >= 0 (0: unseeded)")
+        require(self.max_episode == -1 or self.max_episode > 0, "max_episode", "must be -1 or > 0")
+        require(self.max_step == -1 or self.max_step > 0, "max_step", "must be -1 or > 0")
+        require(
+            self.max_env_steps == -1 or self.max_env_steps > 0,
+            "max_env_steps",
+            "must be -1 or > 0",
+        )
+        require(self.online_eval_episode > 0, "online_eval_episode", "must be > 0")
+        require(self.online_eval_fre > 0, "online_eval_fre", "must be > 0")
+        require(self.model_save_fre >= 0, "model_save_fre", "must be >= 0 (0: off)")
+        require(self.n_workers >= 1, "n_workers", "must be >= 1")
+        require(self.torch_threads >= 1, "torch_threads", "must be >= 1")
+        if self.mode == "train":
+            require(
+                self.max_env_steps > 0
+                or self.max_episode > 0
+                or (self.reward_threshold is not None and self.online_eval),
+                "max_env_steps",
+                "training would never stop: set max_env_steps, max_episode or reward_threshold",
+            )
+        else:
+            require(
+                self.load_checkpoint and bool(self.load_path),
+                "load_checkpoint",
+                f"mode {self.mode} needs a trained model: set load_checkpoint: true and load_path",
+            )
+        if self.load_checkpoint:
+            require(
+                bool(self.load_path), "load_path", "load_checkpoint is on but load_path is unset"
+            )
+        if self.reward_threshold is not None:
+            require(self.online_eval, "reward_threshold", "needs online_eval: true")

@@ -1,0 +1,224 @@
+"""Load, merge and validate a run's config.
+
+Order of precedence: typed Python defaults < YAML file < ``section.key=value`` overrides.
+Every problem raises :class:`ConfigError` with a one-line message that names the source (file or
+command line), the section and the key, before anything is written to disk.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from config.base import BaseConfig, FieldError, suggest
+from config.config import GeneralConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+SECTIONS = ("general_cfg", "algo_cfg", "env_cfg")
+
+
+class ConfigError(Exception):
+    """A user-facing config problem; the message is one line."""
+
+
+@dataclass
+class Config:
+    """The merged config of a run: three typed sections."""
+
+    general: GeneralConfig
+    algo: BaseConfig
+    env: BaseConfig
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "general_cfg": self.general.to_dict(),
+            "algo_cfg": self.algo.to_dict(),
+            "env_cfg": self.env.to_dict(),
+        }
+
+    def dump(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None)
+
+
+def available(kind: str) -> list[str]:
+    """Folders of algos/ or envs/ that hold a config.py (the registry is the file tree)."""
+    base = ROOT / kind
+    return sorted(
+        p.name
+        for p in base.iterdir()
+        if p.is_dir() and p.name != "base" and (p / "config.py").exists()
+    )
+
+
+def _section_class(kind: str, name: str, origin: str) -> tuple[str, type[BaseConfig]]:
+    names = available(kind)
+    key = "algo_name" if kind == "algos" else "env_name"
+    match = next((n for n in names if n.lower() == name.lower()), None)
+    if match is None:
+        what = key.removesuffix("_name")
+        raise ConfigError(
+            f"{origin}: general_cfg.{key}: unknown {what} {name!r}; available: {', '.join(names)}"
+        )
+    module = importlib.import_module(f"{kind}.{match}.config")
+    cls = module.AlgoConfig if kind == "algos" else module.EnvConfig
+    return match, cls
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a config YAML into its sections (missing or empty sections allowed)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(
+            f"{path}: no such file; give the path of a YAML config (see config/presets/)"
+        )
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{path}: malformed YAML{where}: {problem}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file; give a YAML config") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config is a mapping with sections {', '.join(SECTIONS)}")
+    for section, values in data.items():
+        if section not in SECTIONS:
+            raise ConfigError(
+                f"{path}: unknown section {section!r}{suggest(str(section), SECTIONS)}"
+                f" (sections: {', '.join(SECTIONS)})"
+            )
+        if values is not None and not isinstance(values, dict):
+            raise ConfigError(f"{path}: {section}: expected a mapping of keys, got {values!r}")
+    return {s: dict(v or {}) for s, v in data.items()}
+
+
+def parse_overrides(items: list[str]) -> list[tuple[str, str, Any]]:
+    """``section.key=value`` (value parsed as YAML) into (section, key, value)."""
+    parsed = []
+    for item in items:
+        dotted, sep, raw = item.partition("=")
+        section, dot, key = dotted.partition(".")
+        if not sep or not dot or not key:
+            raise ConfigError(
+                f"command line: {item!r}: expected section.key=value, e.g. algo_cfg.lr=3e-4"
+            )
+        if section not in SECTIONS:
+            raise ConfigError(
+                f"command line: {item!r}: unknown section {section!r}{suggest(section, SECTIONS)}"
+            )
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            value = raw
+        parsed.append((section, key, value))
+    return parsed
+
+
+def load_config(yaml_path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Defaults, then the YAML, then the overrides; validated. Raises ConfigError."""
+    source = str(yaml_path) if yaml_path else "defaults"
+    data = read_yaml(yaml_path) if yaml_path else {}
+    over = parse_overrides(overrides or [])
+    # origin of every key, so an error names the place that set it
+    origins: dict[tuple[str, str], str] = {}
+    layered: dict[str, list[tuple[str, dict[str, Any]]]] = {s: [] for s in SECTIONS}
+    for section in SECTIONS:
+        if data.get(section):
+            layered[section].append((source, data[section]))
+            origins.update({(section, k): source for k in data[section]})
+    for section, key, value in over:
+        layered[section].append(("command line", {key: value}))
+        origins[(section, key)] = "command line"
+
+    general = GeneralConfig()
+    _apply(general, "general_cfg", layered["general_cfg"])
+    algo_name, algo_cls = _section_class(
+        "algos", general.algo_name, origins.get(("general_cfg", "algo_name"), source)
+    )
+    env_name, env_cls = _section_class(
+        "envs", general.env_name, origins.get(("general_cfg", "env_name"), source)
+    )
+    general.algo_name, general.env_name = algo_name, env_name
+    algo, env = algo_cls(), env_cls()
+    _apply(algo, "algo_cfg", layered["algo_cfg"])
+    _apply(env, "env_cfg", layered["env_cfg"])
+    for section, obj in (("general_cfg", general), ("algo_cfg", algo), ("env_cfg", env)):
+        try:
+            obj.check()
+        except FieldError as err:
+            top = err.key.split(".")[0].split("[")[0]
+            where = origins.get((section, top), source)
+            raise ConfigError(f"{where}: {section}.{err.key}: {err.message}") from None
+    if general.load_checkpoint:
+        resolve_load_path(general, origins.get(("general_cfg", "load_path"), source))
+    if general.tensorboard:
+        try:
+            importlib.import_module("torch.utils.tensorboard")
+        except ImportError:
+            raise ConfigError(
+                f"{origins.get(('general_cfg', 'tensorboard'), source)}: general_cfg.tensorboard: "
+                "needs the tensorboard package: pip install 'rldojo[tensorboard]'"
+            ) from None
+    return Config(general, algo, env)
+
+
+def _apply(obj: BaseConfig, section: str, layers: list[tuple[str, dict[str, Any]]]) -> None:
+    for origin, values in layers:
+        try:
+            obj.update(values)
+        except FieldError as err:
+            raise ConfigError(f"{origin}: {section}.{err.key}: {err.message}") from None
+
+
+def resolve_load_path(general: GeneralConfig, origin: str = "config") -> Path:
+    """The checkpoint file that ``load_path`` names (a task dir, its models/, or a file)."""
+    raw = Path(str(general.load_path)).expanduser()
+    candidates = [raw] if raw.is_absolute() else [raw, Path(general.tasks_dir) / raw]
+    path = next((c for c in candidates if c.exists()), None)
+    if path is None:
+        raise ConfigError(
+            f"{origin}: general_cfg.load_path: {general.load_path} does not exist; give a task "
+            f"directory under {general.tasks_dir}/ or a checkpoint file"
+        )
+    if path.is_file():
+        return path
+    models = path / "models" if (path / "models").is_dir() else path
+    best = models / "best.pt"
+    if best.is_file():
+        return best
+    checkpoints = sorted(models.glob("*.pt"), key=lambda p: p.stat().st_mtime)
+    if not checkpoints:
+        raise ConfigError(
+            f"{origin}: general_cfg.load_path: no checkpoint (*.pt) in {models}; "
+            "train with this task directory first or give a checkpoint file"
+        )
+    final = models / "last.pt"
+    return final if final.is_file() else checkpoints[-1]
+
+
+def describe_keys() -> str:
+    """Every key of every section with its default and docstring (for --keys)."""
+    lines = []
+    sections: list[tuple[str, type[BaseConfig]]] = [("general_cfg", GeneralConfig)]
+    for name in available("algos"):
+        sections.append((f"algo_cfg (algo_name: {name})", _section_class("algos", name, "")[1]))
+    for name in available("envs"):
+        sections.append((f"env_cfg (env_name: {name})", _section_class("envs", name, "")[1]))
+    for title, cls in sections:
+        lines.append(f"{title}:")
+        defaults = cls().to_dict()
+        docs = cls.docs()
+        for f in dataclasses.fields(cls):
+            default = yaml.safe_dump(defaults[f.name], default_flow_style=True).strip()
+            default = default.removesuffix("\n...").removesuffix("...").strip()
+            lines.append(f"  {f.name} = {default}\n      {docs.get(f.name, '')}")
+        lines.append("")
+    return "\n".join(lines)

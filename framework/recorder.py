@@ -1,0 +1,130 @@
+"""The task directory: layout, CSV logs, TensorBoard, summary, checkpoints.
+
+tasks/{Mode}_{env}_{algo}_{YYYYmmdd-HHMMSS}/
+  config.yaml   merged config (written first; `--yaml` on it reruns the run)
+  models/       <update_step>.pt, best.pt, last.pt
+  results/      episodes.csv, evals.csv, updates.csv, summary.json, trajs*.pkl
+  figs/         rewards.png
+  logs/         run.log (+ TensorBoard event files)
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from framework.io import atomic_write, atomic_write_json, atomic_write_text
+
+CHECKPOINT_FORMAT = "rldojo-checkpoint-1"
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be used with this config (one-line message)."""
+
+
+class CsvLog:
+    """Append-only CSV with a fixed header, flushed per row so an interrupted run keeps it."""
+
+    def __init__(self, path: Path, fields: list[str]):
+        self.path = path
+        self.fields = fields
+        self.rows: list[dict[str, Any]] = []
+        self._file = open(path, "w", newline="")  # noqa: SIM115 - closed in close()
+        self._writer = csv.DictWriter(self._file, fieldnames=fields)
+        self._writer.writeheader()
+
+    def write(self, **row: Any) -> None:
+        self.rows.append(row)
+        self._writer.writerow(row)
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class TaskDir:
+    def __init__(self, root: Path):
+        self.root = root
+        for sub in ("models", "results", "figs", "logs"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        self.models, self.results = root / "models", root / "results"
+        self.figs, self.logs = root / "figs", root / "logs"
+        self.tb = None
+
+    @classmethod
+    def create(cls, tasks_dir: str | Path, mode: str, env: str, algo: str) -> TaskDir:
+        """A new, unique task directory (a suffix is added when the second is taken)."""
+        base = Path(tasks_dir)
+        base.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        name = f"{mode.capitalize()}_{env}_{algo}_{stamp}"
+        for i in range(1000):
+            root = base / (name if i == 0 else f"{name}_{i}")
+            try:
+                root.mkdir()  # atomic: fails if another run took the name
+                return cls(root)
+            except FileExistsError:
+                continue
+        raise RuntimeError(f"cannot create a task directory under {base}")
+
+    def setup_logging(self) -> logging.Logger:
+        logger = logging.getLogger("rldojo")
+        logger.setLevel(logging.INFO)
+        for h in list(logger.handlers):
+            if getattr(h, "_rldojo_file", False):
+                logger.removeHandler(h)
+                h.close()
+        handler = logging.FileHandler(self.logs / "run.log")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        handler._rldojo_file = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        return logger
+
+    def open_tensorboard(self):
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.tb = SummaryWriter(str(self.logs))
+        return self.tb
+
+    def save_config(self, text: str) -> None:
+        atomic_write_text(self.root / "config.yaml", text)
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        atomic_write_json(self.results / "summary.json", summary)
+
+    def save_checkpoint(self, name: str, payload: dict[str, Any]) -> Path:
+        return save_checkpoint(self.models / f"{name}.pt", payload)
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+        logger = logging.getLogger("rldojo")
+        for h in list(logger.handlers):
+            if getattr(h, "_rldojo_file", False):
+                logger.removeHandler(h)
+                h.close()
+
+
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> Path:
+    payload = {"format": CHECKPOINT_FORMAT, **payload}
+    return atomic_write(path, lambda f: torch.save(payload, f))
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Load a checkpoint file; CheckpointError if it is not one of ours or is damaged."""
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=False)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such checkpoint") from None
+    except Exception as err:  # torch raises many types for damaged files
+        msg = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint ({msg})") from None
+    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: not an rldojo checkpoint (format {CHECKPOINT_FORMAT})")
+    return data

@@ -17,8 +17,10 @@ class GeneralConfig(BaseConfig):
     env_name: str = "gym"
     """Environment family: a folder under envs/; `gym` runs any gymnasium id given in env_cfg.id."""
     mode: Literal["train", "test", "render", "collect"] = "train"
-    """train: learn; test: evaluate a checkpoint; render: test with env_cfg.render_mode shown or
-    saved as a GIF; collect: run a checkpoint and record trajectories (collect_traj forced on)."""
+    """train: learn; test: evaluate a checkpoint; render: a shortcut for test with rendering on
+    (env_cfg.render_mode, or rgb_array, i.e. videos/video.gif, when it is null); collect: run a
+    checkpoint for max_episode episodes with collect_exploration and record them (collect_traj
+    forced on)."""
     device: Literal["cpu", "cuda", "auto"] = "cpu"
     """Torch device for the networks; auto picks cuda when available."""
     seed: int = 1
@@ -57,8 +59,21 @@ class GeneralConfig(BaseConfig):
     """Ray backend: number of Worker actors, each with its own env_cfg.n_envs envs."""
     ray_address: str | None = None
     """Ray backend: null starts a local Ray; `auto` or `ray://host:port` joins a cluster."""
+    worker_num_cpus: float = 0.5
+    """Ray backend: CPUs Ray reserves per Worker actor (logical; lower it, e.g. 0.25, to run more
+    workers than cores when env steps wait on I/O or a slow simulator rather than compute)."""
+    worker_max_restarts: int = -1
+    """Ray backend: how often Ray restarts a Worker whose process died (-1: always, 0: never; a
+    worker that cannot be restarted ends the run)."""
     collect_traj: bool = False
-    """Record every episode into results/trajs*.pkl (see the README for the schema)."""
+    """Record every episode of the run (any mode; forced on in collect) into results/trajs*.pkl
+    (see the README for the schema)."""
+    collect_exploration: Literal["deterministic", "epsilon", "sampled"] = "deterministic"
+    """Collect mode's actions: deterministic (greedy / distribution mode); epsilon (a uniformly
+    random action with probability collect_epsilon, else the deterministic one: epsilon-greedy
+    for DQN); sampled (a sample of the stochastic policy: PPO; DQN has none, an error)."""
+    collect_epsilon: float = 0.1
+    """Probability of a uniformly random action with collect_exploration: epsilon."""
     tensorboard: bool = False
     """Also write TensorBoard event files to logs/ (needs `pip install tensorboard`)."""
     torch_threads: int = 1
@@ -81,7 +96,10 @@ class GeneralConfig(BaseConfig):
         require(self.online_eval_fre > 0, "online_eval_fre", "must be > 0")
         require(self.model_save_fre >= 0, "model_save_fre", "must be >= 0 (0: off)")
         require(self.n_workers >= 1, "n_workers", "must be >= 1")
+        require(0 < self.worker_num_cpus <= 64, "worker_num_cpus", "must be in (0, 64]")
+        require(self.worker_max_restarts >= -1, "worker_max_restarts", "must be >= -1 (-1: always)")
         require(self.torch_threads >= 1, "torch_threads", "must be >= 1")
+        require(0.0 <= self.collect_epsilon <= 1.0, "collect_epsilon", "must be in [0, 1]")
         if self.mode == "train":
             require(
                 self.max_env_steps > 0

@@ -70,12 +70,15 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         return fail(str(err))
     g = cfg.general
-    if g.mode in ("render", "collect") and not _has_mode(g.mode):
-        return fail(f"general_cfg.mode: {g.mode} is not available in this version")
+    from framework.render import display_error, effective_render_mode
+
+    no_display = display_error(effective_render_mode(cfg))
+    if no_display:
+        return fail(f"env_cfg.render_mode: {no_display}")
 
     from algos.base.policy import UnsupportedSpace
     from framework.recorder import CheckpointError, TaskDir
-    from framework.trainer import Prepared, run
+    from framework.trainer import Prepared, exploration_error, run
 
     try:
         prep = Prepared(cfg, ckpt)
@@ -83,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         return fail(str(err))
     except KeyboardInterrupt:
         return fail("interrupted before the run started; nothing was written", 130)
+    bad_exploration = exploration_error(cfg, prep.policy)
+    if bad_exploration:
+        return fail(bad_exploration)
     label = __import__(f"envs.{g.env_name}.env", fromlist=["env_label"]).env_label(cfg.env)
     task = TaskDir.create(g.tasks_dir, g.mode, label, g.algo_name)
     task.save_config(cfg.dump())
@@ -94,10 +100,6 @@ def main(argv: list[str] | None = None) -> int:
         task.close()
     print(f"Task directory: {task.root}")
     return 130 if summary.get("interrupted") else 0
-
-
-def _has_mode(mode: str) -> bool:
-    return (ROOT / "framework" / "render.py").exists()
 
 
 if __name__ == "__main__":

@@ -2,6 +2,10 @@
 
 Episode i of evaluation round k is reset with a seed drawn from the run's seed, so episodes
 start from distinct states and the same run seed gives the same evaluation episodes.
+
+An optional extra *render env* (one non-vectorized env made with a render mode, see
+framework/render.py) runs the first ``render_episodes`` episodes of a round, one after the
+other, in the same batch as the evaluation envs; the evaluation envs themselves never render.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
+import gymnasium as gym
 import numpy as np
 
 from framework.envs import clip_actions, make_single
@@ -29,9 +34,23 @@ class EvalResult(NamedTuple):
 
 
 class Evaluator:
-    def __init__(self, cfg, n_envs: int, seed: int | None, stream: int = 0):
+    """``n_envs`` plain envs, plus ``render_env`` (slot ``n_envs``) when one is given."""
+
+    def __init__(
+        self,
+        cfg,
+        n_envs: int,
+        seed: int | None,
+        stream: int = 0,
+        render_env: gym.Env | None = None,
+        render_episodes: int = 0,
+    ):
+        if n_envs < 1 and render_env is None:
+            raise ValueError("an Evaluator needs at least one env")
         self.cfg = cfg
         self.envs = [make_single(cfg) for _ in range(n_envs)]
+        self.render_env = render_env
+        self.render_episodes = render_episodes if render_env is not None else 0
         entropy = [seed, stream] if seed else None
         self.seed_rng = np.random.default_rng(np.random.SeedSequence(entropy))
 
@@ -40,46 +59,56 @@ class Evaluator:
         act: Callable[[np.ndarray], np.ndarray],
         n_episodes: int,
         on_step: Callable | None = None,
+        on_episode: Callable | None = None,
     ) -> EvalResult:
-        """Run ``n_episodes`` with ``act`` (batched obs -> actions). ``on_step(slot, obs,
-        actions, rewards, next_obs, terminated, truncated, seed)`` sees every env step."""
+        """Run ``n_episodes`` with ``act`` (batched obs -> actions).
+
+        ``on_step(slot, obs, action, reward, next_obs, terminated, truncated, seed)`` sees every
+        env step; ``on_episode(slot, episode, ret, length, seed)`` is called right after the
+        last step of each episode (``episode`` is its index in this round, 0-based).
+        """
         seeds = self.seed_rng.integers(0, 2**31 - 1, size=n_episodes)
         returns = np.zeros(n_episodes)
         lengths = np.zeros(n_episodes, np.int64)
-        slot_episode = [-1] * len(self.envs)
-        obs: list[np.ndarray | None] = [None] * len(self.envs)
-        next_episode = 0
+        envs = self.envs + ([self.render_env] if self.render_env is not None else [])
+        render_slot = len(self.envs) if self.render_env is not None else -1
+        # the render env takes episodes 0..n_render-1 in order, the others the rest
+        n_render = min(self.render_episodes, n_episodes)
+        queues = {"render": iter(range(n_render)), "plain": iter(range(n_render, n_episodes))}
+        slot_episode = [-1] * len(envs)
+        obs: list[np.ndarray | None] = [None] * len(envs)
 
         def start(slot: int) -> None:
-            nonlocal next_episode
-            if next_episode >= n_episodes:
-                slot_episode[slot] = -1
-                return
-            slot_episode[slot] = next_episode
-            obs[slot], _ = self.envs[slot].reset(seed=int(seeds[next_episode]))
-            next_episode += 1
+            ep = next(queues["render" if slot == render_slot else "plain"], -1)
+            slot_episode[slot] = ep
+            if ep >= 0:
+                obs[slot], _ = envs[slot].reset(seed=int(seeds[ep]))
 
-        for slot in range(len(self.envs)):
+        for slot in range(len(envs)):
             start(slot)
-        space = self.envs[0].action_space
+        space = envs[0].action_space
         while True:
-            active = [s for s in range(len(self.envs)) if slot_episode[s] >= 0]
+            active = [s for s in range(len(envs)) if slot_episode[s] >= 0]
             if not active:
                 break
             batch_obs = np.stack([obs[s] for s in active])
             actions = clip_actions(act(batch_obs), space)
             for j, slot in enumerate(active):
                 ep = slot_episode[slot]
-                nxt, r, term, trunc, _ = self.envs[slot].step(actions[j])
+                nxt, r, term, trunc, _ = envs[slot].step(actions[j])
                 returns[ep] += r
                 lengths[ep] += 1
                 if on_step is not None:
                     on_step(slot, obs[slot], actions[j], r, nxt, term, trunc, int(seeds[ep]))
                 obs[slot] = nxt
                 if term or trunc:
+                    if on_episode is not None:
+                        on_episode(slot, ep, float(returns[ep]), int(lengths[ep]), int(seeds[ep]))
                     start(slot)
         return EvalResult(returns, lengths, seeds)
 
     def close(self) -> None:
         for env in self.envs:
             env.close()
+        if self.render_env is not None:
+            self.render_env.close()

@@ -179,6 +179,10 @@ class Learner:
             c.best_eval = res.mean
             if g.save_best_model:
                 self.save("best")
+            if getattr(self.cfg.env, "render_mode", None) is not None:  # videos/best.gif
+                from framework.render import on_new_best
+
+                on_new_best(self.cfg, self.task, self.policy)
         self.log.info(
             "eval at %d env steps (%d updates): mean %.2f +- %.2f%s",
             c.env_steps, c.update_steps, res.mean, res.std, " (best)" if improved else "",

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from algos.base.networks import build_trunk, orthogonal_init
+from algos.base.optim import Adam
 from algos.base.policy import BasePolicy, UnsupportedSpace
 from algos.DQN.config import AlgoConfig
 from framework.buffers import NStepAdder, PrioritizedReplayBuffer, ReplayBuffer
@@ -31,6 +32,8 @@ class QNetwork(nn.Module):
         self.value = nn.Linear(hidden, 1) if cfg.dueling else None
         if cfg.ortho_init:
             orthogonal_init(self, self.head, 1.0)
+            if self.value is not None:  # the dueling value stream is an output head too
+                orthogonal_init(nn.Identity(), self.value, 1.0)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         h = self.trunk(obs)
@@ -51,7 +54,7 @@ class Policy(BasePolicy):
         self.n_actions = int(action_space.n)
         self.q = QNetwork(self.obs_shape, cfg, self.n_actions).to(self.device)
         self.q_target = copy.deepcopy(self.q).requires_grad_(False)
-        self.optim = torch.optim.Adam(self.q.parameters(), lr=cfg.lr)
+        self.optim = Adam(self.q.parameters(), lr=cfg.lr)
 
     # ---- acting ---------------------------------------------------------------------------
     @property
@@ -80,9 +83,8 @@ class Policy(BasePolicy):
             return PrioritizedReplayBuffer(self.cfg.buffer_size, self.cfg.per_alpha, seed)
         return ReplayBuffer(self.cfg.buffer_size, seed)
 
-    @property
-    def collect_steps(self) -> int:
-        return self.cfg.train_freq
+    def collect_steps(self, n_envs: int) -> int:
+        return -(-self.cfg.train_freq // n_envs)  # train_freq env steps, whole vector steps
 
     def updates_due(self, buffer) -> int:
         if len(buffer) < max(self.cfg.learning_starts, self.cfg.batch_size):

@@ -7,6 +7,8 @@ clipping, global gradient clipping, orthogonal init and schedules are config swi
 
 from __future__ import annotations
 
+import math
+
 import gymnasium as gym
 import numpy as np
 import torch
@@ -14,11 +16,31 @@ from torch import nn
 from torch.distributions import Categorical, Normal
 
 from algos.base.networks import build_trunk, orthogonal_init
+from algos.base.optim import Adam
 from algos.base.policy import BasePolicy, UnsupportedSpace
 from algos.base.returns import compute_gae
 from algos.PPO.config import AlgoConfig
 from framework.buffers import RolloutBuffer
 from framework.data import LearnOutput, StepBatch
+
+HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def standardize(x: torch.Tensor) -> torch.Tensor:
+    """Zero mean, unit std (advantage normalization, per minibatch or per batch)."""
+    return (x - x.mean()) / (x.std() + 1e-8)
+
+
+def value_loss(
+    v: torch.Tensor, old_v: torch.Tensor, returns: torch.Tensor, clip: float | None
+) -> torch.Tensor:
+    """0.5 * squared error to the returns; with ``clip``, the pessimistic maximum with the error
+    of the value moved at most ``clip`` from the value at collection time (PPO2 / CleanRL)."""
+    loss = (v - returns) ** 2
+    if clip is not None:
+        v_clipped = old_v + (v - old_v).clamp(-clip, clip)
+        loss = torch.max(loss, (v_clipped - returns) ** 2)
+    return 0.5 * loss.mean()
 
 
 class ActorCritic(nn.Module):
@@ -44,8 +66,8 @@ class ActorCritic(nn.Module):
     def dist(self, obs: torch.Tensor):
         out = self.actor_head(self.actor_trunk(obs))
         if self.continuous:
-            return Normal(out, self.log_std.exp().expand_as(out))
-        return Categorical(logits=out)
+            return Normal(out, self.log_std.exp().expand_as(out), validate_args=False)
+        return Categorical(logits=out, validate_args=False)
 
 
 class Policy(BasePolicy):
@@ -63,25 +85,33 @@ class Policy(BasePolicy):
                 f"PPO needs a Discrete or 1-D Box action space, got {action_space}"
             )
         self.ac = ActorCritic(self.obs_shape, cfg, action_dim, self.continuous).to(self.device)
-        self.optim = torch.optim.Adam(self.ac.parameters(), lr=cfg.lr, eps=1e-5)
+        self.optim = Adam(self.ac.parameters(), lr=cfg.lr, eps=1e-5)
 
     def act(self, obs, deterministic=False):
+        # Sampling written out with plain tensor ops: building a torch.distributions object per
+        # env step costs more than the network itself on small batches.
         with torch.no_grad():
-            dist = self.ac.dist(self.preprocess(obs))
-            if deterministic:
-                action = dist.mean if self.continuous else dist.probs.argmax(dim=-1)
-                return action.cpu().numpy(), {}
-            action = dist.sample()
-            log_prob = dist.log_prob(action)
+            out = self.ac.actor_head(self.ac.actor_trunk(self.preprocess(obs)))
             if self.continuous:
-                log_prob = log_prob.sum(-1)
+                if deterministic:
+                    return out.cpu().numpy(), {}
+                log_std = self.ac.log_std.expand_as(out)
+                noise = torch.randn_like(out)
+                action = out + noise * log_std.exp()
+                log_prob = (-0.5 * noise.pow(2) - log_std - HALF_LOG_2PI).sum(-1)
+            else:
+                if deterministic:
+                    return out.argmax(dim=-1).cpu().numpy(), {}
+                logp_all = torch.log_softmax(out, dim=-1)
+                action = torch.multinomial(logp_all.exp(), 1)
+                log_prob = logp_all.gather(-1, action).squeeze(-1)
+                action = action.squeeze(-1)
         return action.cpu().numpy(), {"log_prob": log_prob.cpu().numpy()}
 
     def make_buffer(self, parts_per_update: int = 1):
         return RolloutBuffer(parts_per_update)
 
-    @property
-    def collect_steps(self) -> int:
+    def collect_steps(self, n_envs: int) -> int:
         return self.cfg.n_steps
 
     def updates_due(self, buffer) -> int:
@@ -117,7 +147,7 @@ class Policy(BasePolicy):
         b_ret = torch.as_tensor(flat(returns), device=dev)
         b_val = torch.as_tensor(flat(values), device=dev)
         if c.norm_adv == "batch":
-            b_adv = (b_adv - b_adv.mean()) / (b_adv.std() + 1e-8)
+            b_adv = standardize(b_adv)
         lr = self._set_lr(self.optim)
         ent_coef = self.ent_coef
         size = T * N
@@ -142,18 +172,14 @@ class Policy(BasePolicy):
                     clipfrac = float(((ratio - 1).abs() > c.clip_coef).float().mean())
                 a = b_adv[idx]
                 if c.norm_adv == "minibatch" and len(idx) > 1:
-                    a = (a - a.mean()) / (a.std() + 1e-8)
+                    a = standardize(a)
                 pg_loss = torch.max(
                     -a * ratio, -a * ratio.clamp(1 - c.clip_coef, 1 + c.clip_coef)
                 ).mean()
                 v = self.ac.value(b_obs[idx])
-                if c.clip_vloss:
-                    v_clip = b_val[idx] + (v - b_val[idx]).clamp(-c.clip_coef, c.clip_coef)
-                    v_loss = (
-                        0.5 * torch.max((v - b_ret[idx]) ** 2, (v_clip - b_ret[idx]) ** 2).mean()
-                    )
-                else:
-                    v_loss = 0.5 * ((v - b_ret[idx]) ** 2).mean()
+                v_loss = value_loss(
+                    v, b_val[idx], b_ret[idx], c.clip_coef if c.clip_vloss else None
+                )
                 loss = pg_loss - ent_coef * entropy.mean() + c.vf_coef * v_loss
                 self._step(self.optim, loss, self.ac.parameters())
                 for k, val in (

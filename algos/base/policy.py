@@ -8,6 +8,7 @@ checkpoints (``actor_state`` for the subset that acting needs, e.g. for Ray work
 
 from __future__ import annotations
 
+import logging
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -47,6 +48,11 @@ class BasePolicy:
         self.rng = np.random.default_rng(seed)
         self.obs_norm = ObsNormalizer(self.obs_shape, cfg.obs_norm_clip) if cfg.obs_norm else None
         self.lr = cfg.lr  # current learning rate (schedules change it)
+        if cfg.lr_schedule == "linear" and not total_env_steps:
+            logging.getLogger("rldojo").warning(
+                "lr_schedule linear needs an env-step budget (general_cfg.max_env_steps > 0); "
+                "the learning rate stays at lr"
+            )
         self.update_step = 0
         self.env_steps = 0  # global env steps; drives exploration and schedules
 
@@ -61,10 +67,11 @@ class BasePolicy:
         """Actions for a batch of raw observations, plus per-step extras to store."""
         raise NotImplementedError
 
-    def observe(self, batch: StepBatch) -> None:
-        """Update the observation statistics from a collected batch (training only)."""
+    def observe(self, obs: np.ndarray | StepBatch) -> None:
+        """Update the observation statistics from collected raw observations (a [T, n_envs, ...]
+        array or a StepBatch); training only. Acting, evaluation and learning only read them."""
         if self.obs_norm is not None:
-            self.obs_norm.update(batch.obs)
+            self.obs_norm.update(obs.obs if isinstance(obs, StepBatch) else obs)
 
     # ---- data -----------------------------------------------------------------------------
     def make_reward_scaler(self, n_envs: int) -> RewardScaler | None:
@@ -79,9 +86,8 @@ class BasePolicy:
     def make_buffer(self, parts_per_update: int = 1):
         raise NotImplementedError
 
-    @property
-    def collect_steps(self) -> int:
-        """Vector steps collected between two learning phases, per env."""
+    def collect_steps(self, n_envs: int) -> int:
+        """Vector steps to collect with ``n_envs`` envs between two learning phases."""
         raise NotImplementedError
 
     def updates_due(self, buffer) -> int:
@@ -104,13 +110,13 @@ class BasePolicy:
             return self.cfg.lr + (self.cfg.lr_end - self.cfg.lr) * self.progress
         return self.lr  # constant, or the adaptive-KL value kept in self.lr
 
-    def _set_lr(self, optimizer: torch.optim.Optimizer) -> float:
+    def _set_lr(self, optimizer) -> float:
         lr = self.current_lr()
         for group in optimizer.param_groups:
             group["lr"] = lr
         return lr
 
-    def _step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, params) -> float:
+    def _step(self, optimizer, loss: torch.Tensor, params) -> float:
         """Backward, clip (by value, then by global norm), step; returns the gradient norm."""
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -131,7 +137,7 @@ class BasePolicy:
         """Names of the networks needed to act."""
         return list(self.modules())
 
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+    def optimizers(self) -> dict:
         raise NotImplementedError
 
     def extra_state(self) -> dict[str, Any]:

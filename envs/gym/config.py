@@ -61,7 +61,9 @@ class EnvConfig(BaseConfig):
     id: str = "CartPole-v1"
     """Gymnasium id (`module:Id` imports module first, e.g. for third-party envs)."""
     render_mode: Literal["human", "rgb_array"] | None = None
-    """null: no rendering; human: on screen; rgb_array: frames saved as a GIF (test/render)."""
+    """null: no rendering; human: on screen (needs a display, or SDL_VIDEODRIVER=dummy);
+    rgb_array: frames saved as a GIF, videos/video.gif in test/render/collect modes and
+    videos/best.gif of each new best policy in training. One extra env renders; others never."""
     make_kwargs: dict[str, Any] = field(default_factory=dict)
     """Extra keyword arguments for gymnasium.make (e.g. {continuous: true})."""
     wrappers: list[WrapperSpec] = field(default_factory=list)
@@ -75,7 +77,8 @@ class EnvConfig(BaseConfig):
     gif_fps: int = 30
     """Frame rate of saved GIFs."""
     gif_episodes: int = 1
-    """Episodes recorded into videos/video.gif in test/render mode with render_mode rgb_array."""
+    """Test/render/collect: the first this many episodes run on the render env (into
+    videos/video.gif with rgb_array; on screen with human)."""
 
     def check(self) -> None:
         require(self.n_envs > 0, "n_envs", "must be > 0")

@@ -47,7 +47,9 @@ def test_best(task: Path, seed: int, episodes: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--presets", nargs="+", default=DEFAULT_PRESETS)
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--test-episodes", type=int, default=100)
@@ -60,7 +62,11 @@ def main() -> None:
             rows = []
             for seed in args.seeds:
                 r = run_once(preset, seed, Path(tmp), args.extra)
-                r["test"] = test_best(r["task"], args.test_seed, args.test_episodes) if args.test_episodes else float("nan")
+                r["test"] = (
+                    test_best(r["task"], args.test_seed, args.test_episodes)
+                    if args.test_episodes
+                    else float("nan")
+                )
                 rows.append(r)
                 print(f"{Path(preset).stem:28s} seed {seed}: {r['wall']:6.2f} s  solved={r['threshold_reached']}"
                       f"  steps={r['threshold_env_steps']}  best={r['best_eval']}  "
@@ -70,9 +76,13 @@ def main() -> None:
                           sum(r["threshold_reached"] for r in rows), len(rows),
                           statistics.median(r["threshold_env_steps"] or 0 for r in rows),
                           min(r["test"] for r in rows)))  # fmt: skip
-    print(f"\n{'preset':28s} {'median s':>9s} {'min':>6s} {'max':>6s} {'solved':>7s} {'med steps':>10s} {'min test':>9s}")
+    print(
+        f"\n{'preset':28s} {'median s':>9s} {'min':>6s} {'max':>6s} {'solved':>7s} {'med steps':>10s} {'min test':>9s}"
+    )
     for name, med, lo, hi, ok, n, steps, test in table:
-        print(f"{name:28s} {med:9.2f} {lo:6.2f} {hi:6.2f} {ok:>4d}/{n:<2d} {steps:10.0f} {test:9.1f}")
+        print(
+            f"{name:28s} {med:9.2f} {lo:6.2f} {hi:6.2f} {ok:>4d}/{n:<2d} {steps:10.0f} {test:9.1f}"
+        )
 
 
 if __name__ == "__main__":

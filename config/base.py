@@ -176,7 +176,9 @@ def coerce(value: Any, tp: Any, path: str) -> Any:  # noqa: C901 - one branch pe
                 errors.append(err)
         raise FieldError(path, f"expected {_type_name(tp)}, got {value!r}")
     if origin is Literal:
-        if value in args:
+        if isinstance(value, bool) and ("on" if value else "off") in args:
+            return "on" if value else "off"  # YAML 1.1 reads a bare off/on as a boolean
+        if value in args and not isinstance(value, bool):
             return value
         if isinstance(value, str):
             for a in args:

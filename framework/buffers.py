@@ -13,68 +13,67 @@ from framework.data import ReplayBatch, StepBatch, Transitions
 
 
 class NStepAdder:
-    """Folds n-step returns into flat transitions, per env stream.
+    """Folds n-step returns into flat transitions, per env stream, vectorized over [T, n_envs].
 
     For a window starting at step t it emits reward sum_{k<m} gamma^k r_{t+k} and
     discount gamma^m * (1 - terminated_{t+m-1}), where m <= n stops at an episode end.
     A time-limit truncation ends the window but keeps the bootstrap (discount gamma^m);
-    only termination zeroes it. Windows still open at the end of a batch carry over.
+    only termination zeroes it. The last n-1 steps carry over to the next batch, so windows
+    that straddle two collection phases are completed there (and emitted exactly once).
     """
 
     def __init__(self, n_envs: int, n_step: int, gamma: float):
         self.n = n_step
         self.gamma = gamma
-        self.pending: list[list[tuple]] = [[] for _ in range(n_envs)]
+        self.carry: dict[str, np.ndarray] | None = None
 
     def __call__(self, batch: StepBatch) -> Transitions:
         rewards = batch.learn_rewards if batch.learn_rewards is not None else batch.rewards
-        if self.n == 1:  # fast path: no state, fully vectorized
-            flat = lambda a: a.reshape(-1, *a.shape[2:])  # noqa: E731
-            disc = self.gamma * (1.0 - batch.terminated.astype(np.float32))
-            return Transitions(
-                flat(batch.obs), flat(batch.actions), flat(rewards).astype(np.float32),
-                flat(batch.next_obs), flat(disc).astype(np.float32),
-            )  # fmt: skip
-        out: list[tuple] = []
-        T, n_envs = rewards.shape[:2]
-        for t in range(T):
-            for e in range(n_envs):
-                step = (
-                    batch.obs[t, e], batch.actions[t, e], float(rewards[t, e]),
-                    batch.next_obs[t, e], bool(batch.terminated[t, e]),
-                    bool(batch.terminated[t, e] or batch.truncated[t, e]),
-                )  # fmt: skip
-                window = self.pending[e]
-                window.append(step)
-                if step[5]:  # episode ended: flush every open window
-                    while window:
-                        out.append(self._fold(window))
-                        window.pop(0)
-                elif len(window) == self.n:
-                    out.append(self._fold(window))
-                    window.pop(0)
-        if not out:
-            shape = batch.obs.shape[2:]
-            return Transitions(
-                np.empty((0, *shape), batch.obs.dtype),
-                np.empty((0, *batch.actions.shape[2:]), batch.actions.dtype),
-                np.empty(0, np.float32), np.empty((0, *shape), batch.obs.dtype),
-                np.empty(0, np.float32),
-            )  # fmt: skip
-        cols = list(zip(*out))
-        return Transitions(
-            np.stack(cols[0]), np.stack(cols[1]), np.asarray(cols[2], np.float32),
-            np.stack(cols[3]), np.asarray(cols[4], np.float32),
+        cur = {
+            "obs": batch.obs, "actions": batch.actions, "rewards": rewards.astype(np.float32),
+            "next_obs": batch.next_obs, "terminated": batch.terminated,
+            "end": batch.terminated | batch.truncated,
+            "emitted": np.zeros(rewards.shape, bool),
+        }  # fmt: skip
+        if self.carry is not None:
+            cur = {k: np.concatenate([self.carry[k], v]) for k, v in cur.items()}
+        T = len(cur["rewards"])
+        starts = np.arange(T)[:, None]
+        ret = np.zeros(cur["rewards"].shape, np.float64)
+        discount = np.ones_like(ret)
+        last = np.broadcast_to(starts, ret.shape).copy()
+        alive = np.ones(ret.shape, bool)  # window still open
+        ended = np.zeros(ret.shape, bool)  # window closed by an episode end
+        steps = np.zeros(ret.shape, np.int64)
+        for k in range(self.n):
+            idx = starts + k
+            valid = idx < T
+            idx_c = np.minimum(idx, T - 1)
+            cols = np.arange(ret.shape[1])[None, :]
+            use = alive & valid
+            ret += np.where(use, discount * cur["rewards"][idx_c, cols], 0.0)
+            discount = np.where(use, discount * self.gamma, discount)
+            last = np.where(use, idx_c, last)
+            steps += use
+            term = use & cur["terminated"][idx_c, cols]
+            discount = np.where(term, 0.0, discount)
+            end = use & cur["end"][idx_c, cols]
+            ended |= end
+            alive &= ~end & valid
+        complete = ended | (steps == self.n)
+        emit = complete & ~cur["emitted"]
+        t_idx, e_idx = np.nonzero(emit)
+        last_t = last[t_idx, e_idx]
+        out = Transitions(
+            cur["obs"][t_idx, e_idx], cur["actions"][t_idx, e_idx],
+            ret[t_idx, e_idx].astype(np.float32), cur["next_obs"][last_t, e_idx],
+            discount[t_idx, e_idx].astype(np.float32),
         )  # fmt: skip
-
-    def _fold(self, window: list[tuple]) -> tuple:
-        ret, discount = 0.0, 1.0
-        for _obs, _act, r, _next, terminated, _done in window:
-            ret += discount * r
-            discount *= self.gamma
-            if terminated:
-                discount = 0.0
-        return window[0][0], window[0][1], ret, window[-1][3], discount
+        if self.n > 1:
+            keep = slice(max(0, T - (self.n - 1)), T)
+            self.carry = {k: v[keep] for k, v in cur.items()}
+            self.carry["emitted"] = (complete | cur["emitted"])[keep]
+        return out
 
 
 class ReplayBuffer:

@@ -15,7 +15,9 @@ class RunningMeanStd:
     def __init__(self, shape: tuple[int, ...] = (), epsilon: float = 1e-4):
         self.mean = np.zeros(shape, np.float64)
         self.var = np.ones(shape, np.float64)
-        self.count = epsilon  # a tiny prior count keeps the first update well defined
+        # A tiny prior count (SB3's 1e-4) keeps the scale finite after a first batch of one;
+        # 0 gives the exact statistics of the stream.
+        self.count = epsilon
 
     def update(self, x: np.ndarray) -> None:
         x = np.asarray(x, np.float64).reshape(-1, *self.mean.shape)
@@ -45,16 +47,37 @@ class RunningMeanStd:
 
 
 class ObsNormalizer(RunningMeanStd):
-    """(obs - mean) / std, clipped to [-clip, clip]; statistics change only through update()."""
+    """(obs - mean) / std, clipped to [-clip, clip]; statistics change only through update()
+    and load_state_dict().
+
+    No prior count: the statistics are exactly the mean and variance of every observation seen
+    (identity before the first update), so they can be checked against numpy. The float32
+    shift and scale used on the acting hot path are refreshed whenever the statistics change.
+    """
 
     def __init__(self, shape: tuple[int, ...], clip: float = 10.0, epsilon: float = 1e-8):
-        super().__init__(shape)
+        super().__init__(shape, epsilon=0.0)
         self.clip = clip
         self.eps = epsilon
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self._shift = self.mean.astype(np.float32)
+        self._scale = (1.0 / np.sqrt(self.var + self.eps)).astype(np.float32)
+
+    def update_from_moments(self, mean: np.ndarray, var: np.ndarray, count: float) -> None:
+        super().update_from_moments(mean, var, count)
+        self._refresh()
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self._refresh()
 
     def normalize(self, obs: np.ndarray) -> np.ndarray:
-        out = (np.asarray(obs, np.float64) - self.mean) / np.sqrt(self.var + self.eps)
-        return np.clip(out, -self.clip, self.clip).astype(np.float32)
+        out = (np.asarray(obs, np.float32) - self._shift) * self._scale
+        np.minimum(out, self.clip, out=out)  # np.clip costs more on small batches
+        np.maximum(out, -self.clip, out=out)
+        return out
 
 
 class RewardScaler:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from algos.base.config import BaseAlgoConfig, LayerSpec, mlp
 from config.base import require
@@ -49,6 +49,11 @@ class AlgoConfig(BaseAlgoConfig):
     log_std_init: float = 0.0
     """Continuous actions: initial log std of the Gaussian policy (state-independent)."""
 
+    def update(self, values: dict[str, Any], prefix: str = "") -> None:
+        if values.get("norm_adv") is False:  # YAML 1.1 reads a bare `off` as false
+            values = {**values, "norm_adv": "off"}
+        super().update(values, prefix)
+
     def check(self) -> None:
         super().check()
         require(self.n_steps > 0, "n_steps", "must be > 0")
@@ -57,6 +62,7 @@ class AlgoConfig(BaseAlgoConfig):
         require(self.clip_coef > 0, "clip_coef", "must be > 0")
         require(self.vf_coef >= 0, "vf_coef", "must be >= 0")
         require(self.ent_coef >= 0, "ent_coef", "must be >= 0")
+        require(self.ent_coef_end is None or self.ent_coef_end >= 0, "ent_coef_end", "must be >= 0")
         require(self.target_kl is None or self.target_kl > 0, "target_kl", "must be > 0")
         require(
             self.lr_schedule != "adaptive_kl" or self.target_kl is not None,

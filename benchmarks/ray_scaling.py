@@ -17,6 +17,8 @@ Prints median and spread (min-max) over the repeats. Outputs go to a temporary d
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import statistics
 import sys
 import tempfile
@@ -49,10 +51,11 @@ def run_once(yaml: str | None, overrides: list[str], tasks: str) -> tuple[dict, 
         ready.append(time.perf_counter())
 
     start = time.perf_counter()
-    if g.mp_backend == "ray":
-        summary = train_ray(cfg, task, prep, on_started=on_started)
-    else:
-        summary = train_single(cfg, task, prep)
+    with contextlib.redirect_stdout(io.StringIO()):  # the runs' [eval] lines
+        if g.mp_backend == "ray":
+            summary = train_ray(cfg, task, prep, on_started=on_started)
+        else:
+            summary = train_single(cfg, task, prep)
     end = time.perf_counter()
     task.close()
     return summary, end - (ready[0] if ready else start)

@@ -288,4 +288,4 @@ def save_figure(cfg, task: TaskDir, episodes: list[dict], evals: list[dict]) -> 
     if g.show_fig and not show:
         logging.getLogger("rldojo").warning("show_fig: no display found; figure saved only")
     title = f"{g.mode} {getattr(cfg.env, 'id', g.env_name)} {g.algo_name}"
-    plot_rewards(task.figs / "rewards.png", title, episodes, evals, show)
+    plot_rewards(task.figs / "rewards.png" if g.save_fig else None, title, episodes, evals, show)

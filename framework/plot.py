@@ -26,8 +26,9 @@ def smooth(values: np.ndarray, weight: float = 0.9) -> np.ndarray:
 
 
 def plot_rewards(
-    path: Path, title: str, episodes: list[dict], evals: list[dict], show: bool
+    path: Path | None, title: str, episodes: list[dict], evals: list[dict], show: bool
 ) -> None:
+    """Draw the curve; save it to ``path`` (unless None) and/or show it."""
     import matplotlib
 
     if not show:
@@ -52,9 +53,10 @@ def plot_rewards(
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=100)
-    os.replace(tmp, path)
+    if path is not None:
+        tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+        fig.savefig(tmp, dpi=100)
+        os.replace(tmp, path)
     if show:
         plt.show()
     plt.close(fig)

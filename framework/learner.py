@@ -82,6 +82,7 @@ class Learner:
         self.next_eval = (self.counters.env_steps // fre + 1) * fre
         self.tb = task.open_tensorboard() if g.tensorboard else None
         self.progress = make_progress(g, self.counters.env_steps)
+        self.figure = figure_writer(cfg, task)
         self.traj_writer = None
         if g.collect_traj:
             from framework.trajectories import ShardWriter
@@ -258,7 +259,8 @@ class Learner:
             **(extra or {}),
         }
         self.task.write_summary(summary)
-        save_figure(self.cfg, self.task, self.ep_csv.rows, self.eval_csv.rows)
+        if self.figure is not None:
+            self.figure.write(self.ep_csv.rows, self.eval_csv.rows)
         for log in (self.ep_csv, self.eval_csv, self.update_csv):
             if log is not None:
                 log.close()
@@ -278,14 +280,15 @@ def make_progress(general, initial: int):
     return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, mininterval=0.25)
 
 
-def save_figure(cfg, task: TaskDir, episodes: list[dict], evals: list[dict]) -> None:
+def figure_writer(cfg, task: TaskDir):
+    """The FigureWriter for this run, or None when neither save_fig nor show_fig is on."""
     g = cfg.general
     if not (g.save_fig or g.show_fig):
-        return
-    from framework.plot import has_display, plot_rewards
+        return None
+    from framework.plot import FigureWriter, has_display
 
     show = g.show_fig and has_display()
     if g.show_fig and not show:
         logging.getLogger("rldojo").warning("show_fig: no display found; figure saved only")
     title = f"{g.mode} {getattr(cfg.env, 'id', g.env_name)} {g.algo_name}"
-    plot_rewards(task.figs / "rewards.png" if g.save_fig else None, title, episodes, evals, show)
+    return FigureWriter(task.figs / "rewards.png" if g.save_fig else None, title, show)

@@ -20,7 +20,7 @@ import torch
 from framework.agent import build_policy, load_checkpoint
 from framework.collector import Collector
 from framework.envs import spaces_of
-from framework.learner import TEST_STREAM, Counters, Learner, save_figure
+from framework.learner import TEST_STREAM, Counters, Learner, figure_writer
 from framework.recorder import CsvLog, TaskDir
 
 log = logging.getLogger("rldojo")
@@ -194,6 +194,7 @@ def run_episodes(cfg, task: TaskDir, prep: Prepared) -> dict:
         task.results / "episodes.csv",
         ["episode", "env_steps", "return", "length", "seed", "wall_time"],
     )
+    figure = figure_writer(cfg, task)
     returns: list[float] = []
     start = time.perf_counter()
     steps = 0
@@ -251,7 +252,8 @@ def run_episodes(cfg, task: TaskDir, prep: Prepared) -> dict:
             "gif_frames": len(render_env.frames) if gif is not None else 0,
         }
         task.write_summary(summary)
-        save_figure(cfg, task, ep_csv.rows, [])
+        if figure is not None:
+            figure.write(ep_csv.rows, [])
         ep_csv.close()
         evaluator.close()
         if returns:

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from algos.base.config import LayerSpec
@@ -23,8 +24,39 @@ ACTIVATION_MODULES: dict[str, type[nn.Module]] = {
 }
 
 
+_DIRECT = {
+    nn.ReLU: F.relu,
+    nn.Tanh: torch.tanh,
+    nn.Sigmoid: torch.sigmoid,
+    nn.SiLU: F.silu,
+    nn.Identity: None,
+}
+
+
+class Trunk(nn.Sequential):
+    """A Sequential whose forward calls linear layers and plain activations as functions.
+
+    Acting runs one small forward pass per vector step, where ``Module.__call__`` on every
+    layer (hooks, dispatch) costs about as much as the matrix products themselves. The
+    result is identical; other layer types go through their module as usual.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for m in self._modules.values():
+            kind = type(m)
+            if kind is nn.Linear:
+                x = F.linear(x, m.weight, m.bias)
+            elif kind in _DIRECT:
+                fn = _DIRECT[kind]
+                if fn is not None:
+                    x = fn(x)
+            else:
+                x = m(x)
+        return x
+
+
 def build_trunk(input_shape: tuple[int, ...], layers: list[LayerSpec]) -> tuple[nn.Module, int]:
-    """A Sequential from the layer list; returns it and its flat output size.
+    """A Trunk (Sequential) from the layer list; returns it and its flat output size.
 
     A linear layer after a multi-dimensional input flattens it first, so a plain list of
     linear layers works for any Box observation.
@@ -55,19 +87,7 @@ def build_trunk(input_shape: tuple[int, ...], layers: list[LayerSpec]) -> tuple[
             modules.append(nn.LayerNorm(shape[-1]))
     if len(shape) > 1:
         modules.append(nn.Flatten())
-    return nn.Sequential(*modules), int(np.prod(shape))
-
-
-class MLPHead(nn.Module):
-    """Trunk from a layer list plus a linear output layer."""
-
-    def __init__(self, input_shape, layers: list[LayerSpec], out_dim: int):
-        super().__init__()
-        self.trunk, hidden = build_trunk(input_shape, layers)
-        self.head = nn.Linear(hidden, out_dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.trunk(x))
+    return Trunk(*modules), int(np.prod(shape))
 
 
 def orthogonal_init(module: nn.Module, head: nn.Module | None = None, head_gain: float = 1.0):

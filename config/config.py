@@ -62,6 +62,12 @@ class GeneralConfig(BaseConfig):
     worker_num_cpus: float = 0.5
     """Ray backend: CPUs Ray reserves per Worker actor (logical; lower it, e.g. 0.25, to run more
     workers than cores when env steps wait on I/O or a slow simulator rather than compute)."""
+    learner_num_cpus: float = 1.0
+    """Ray backend: CPUs Ray reserves for the Learner actor (it runs on the driver's node, where
+    it writes the task directory)."""
+    learner_num_gpus: float | None = None
+    """Ray backend: GPUs Ray reserves for the Learner actor; null: 1 when `device` resolves to
+    cuda, else 0. Fractions share a GPU."""
     worker_max_restarts: int = -1
     """Ray backend: how often Ray restarts a Worker whose process died (-1: always, 0: never; a
     worker that cannot be restarted ends the run)."""
@@ -97,6 +103,12 @@ class GeneralConfig(BaseConfig):
         require(self.model_save_fre >= 0, "model_save_fre", "must be >= 0 (0: off)")
         require(self.n_workers >= 1, "n_workers", "must be >= 1")
         require(0 < self.worker_num_cpus <= 64, "worker_num_cpus", "must be in (0, 64]")
+        require(0 <= self.learner_num_cpus <= 64, "learner_num_cpus", "must be in [0, 64]")
+        require(
+            self.learner_num_gpus is None or 0 <= self.learner_num_gpus <= 8,
+            "learner_num_gpus",
+            "must be null (from device) or in [0, 8]",
+        )
         require(self.worker_max_restarts >= -1, "worker_max_restarts", "must be >= -1 (-1: always)")
         require(self.torch_threads >= 1, "torch_threads", "must be >= 1")
         require(0.0 <= self.collect_epsilon <= 1.0, "collect_epsilon", "must be in [0, 1]")

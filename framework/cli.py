@@ -89,6 +89,16 @@ def main(argv: list[str] | None = None) -> int:
     bad_exploration = exploration_error(cfg, prep.policy)
     if bad_exploration:
         return fail(bad_exploration)
+    ray_started = False
+    if g.mode == "train" and g.mp_backend == "ray":  # Ray's resources, before any file
+        from framework.ray_backend import ResourceError, check_resources, init_ray
+
+        try:
+            ray_started = init_ray(g)
+            check_resources(g)
+        except ResourceError as err:
+            stop_ray(ray_started)
+            return fail(str(err))
     label = __import__(f"envs.{g.env_name}.env", fromlist=["env_label"]).env_label(cfg.env)
     task = TaskDir.create(g.tasks_dir, g.mode, label, g.algo_name)
     task.save_config(cfg.dump())
@@ -98,8 +108,18 @@ def main(argv: list[str] | None = None) -> int:
         summary = run(cfg, task, prep)
     finally:
         task.close()
+        stop_ray(ray_started)
     print(f"Task directory: {task.root}")
+    if summary.get("error"):
+        return fail(summary["error"], 1)
     return 130 if summary.get("interrupted") else 0
+
+
+def stop_ray(started: bool) -> None:
+    if started:
+        import ray
+
+        ray.shutdown()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import collections
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -53,8 +54,12 @@ class Metrics:
 
 
 class Learner:
-    def __init__(self, cfg, task: TaskDir, policy, counters: Counters | None = None):
+    def __init__(self, cfg, task: TaskDir, policy, counters: Counters | None = None,
+                 console: Callable[[str], None] | None = None):  # fmt: skip
+        """``console``: where progress lines go instead of the terminal (a Ray Learner actor
+        hands them to the driver, which prints them and draws the progress bar)."""
         self.cfg, self.task, self.policy = cfg, task, policy
+        self.console_sink = console
         g = cfg.general
         self.log = logging.getLogger("rldojo")
         self.counters = counters or Counters()
@@ -81,7 +86,7 @@ class Learner:
         fre = g.online_eval_fre
         self.next_eval = (self.counters.env_steps // fre + 1) * fre
         self.tb = task.open_tensorboard() if g.tensorboard else None
-        self.progress = make_progress(g, self.counters.env_steps)
+        self.progress = make_progress(g, self.counters.env_steps) if console is None else None
         self.figure = figure_writer(cfg, task)
         self.traj_writer = None
         if g.collect_traj:
@@ -122,17 +127,19 @@ class Learner:
             self.stop_reason = self.stop_reason or "max_env_steps"
         self._update_progress(env_steps)
 
-    def _update_progress(self, steps: int) -> None:
-        if self.progress is None:
-            return
-        info = {
+    def progress_info(self) -> dict[str, Any]:
+        """What the progress bar shows next to the env-step count."""
+        return {
             "ep": self.counters.episodes,
             "ret": f"{np.mean(self.recent):.1f}" if self.recent else "-",
             "eval": f"{self.last_eval:.1f}" if self.last_eval is not None else "-",
             "fps": int(self.counters.env_steps / max(self.wall, 1e-9)),
         }
-        self.progress.set_postfix(info, refresh=False)
-        self.progress.update(steps)
+
+    def _update_progress(self, steps: int) -> None:
+        if self.progress is not None:
+            self.progress.set_postfix(self.progress_info(), refresh=False)
+            self.progress.update(steps)
 
     # ---- learning ----------------------------------------------------------------------------
     def learn(self, buffer) -> int:
@@ -208,7 +215,9 @@ class Learner:
                               env_steps=self.counters.env_steps, **row)  # fmt: skip
 
     def console(self, line: str) -> None:
-        if self.progress is not None:
+        if self.console_sink is not None:
+            self.console_sink(line)
+        elif self.progress is not None:
             self.progress.write(line)
         else:
             print(line, flush=True)
@@ -223,17 +232,9 @@ class Learner:
     def should_stop(self) -> bool:
         return self.stop_reason is not None
 
-    def finish(self, interrupted: bool, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Final checkpoint, trajectories, figure and summary; safe after Ctrl-C."""
-        if self.progress is not None:
-            self.progress.close()
-        if interrupted:
-            self.stop_reason = "interrupted"
-        self.save("last")
-        files = self.traj_writer.close() if self.traj_writer is not None else []
-        left = self.metrics.pop()
-        if left:
-            self._write_update_row(left)
+    def summary(self, interrupted: bool = False, files: list | None = None,
+                extra: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+        """The run's summary.json as of now."""
         c = self.counters
         summary = {
             "mode": self.cfg.general.mode,
@@ -254,10 +255,24 @@ class Learner:
             else None,
             "stop_reason": self.stop_reason,
             "interrupted": interrupted,
-            "trajectory_files": [p.name for p in files],
+            "trajectory_files": [p.name for p in files or []],
             "last_metrics": self.last_metrics,
             **(extra or {}),
         }
+        return summary
+
+    def finish(self, interrupted: bool, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Final checkpoint, trajectories, figure and summary; safe after Ctrl-C."""
+        if self.progress is not None:
+            self.progress.close()
+        if interrupted:
+            self.stop_reason = "interrupted"
+        self.save("last")
+        files = self.traj_writer.close() if self.traj_writer is not None else []
+        left = self.metrics.pop()
+        if left:
+            self._write_update_row(left)
+        summary = self.summary(interrupted, files, extra)
         self.task.write_summary(summary)
         if self.figure is not None:
             self.figure.write(self.ep_csv.rows, self.eval_csv.rows)

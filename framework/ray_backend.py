@@ -32,8 +32,9 @@ import copy
 import dataclasses
 import logging
 import os
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, NamedTuple
@@ -265,27 +266,68 @@ def init_ray(general) -> bool:
     return True
 
 
+class ResourceError(RuntimeError):
+    """The run asks Ray for more than it has (a one-line message with the fix)."""
+
+
+def learner_gpus(general) -> float:
+    if general.learner_num_gpus is not None:
+        return general.learner_num_gpus
+    from framework.agent import resolve_device
+
+    return 1.0 if resolve_device(general.device) == "cuda" else 0.0
+
+
 def check_resources(general) -> None:
+    """CPUs for the workers and the learner in the cluster, GPUs for the learner on this node
+    (the learner runs here). A local Ray that cannot fit them is an error; a cluster may
+    still scale up, so there it is a warning."""
     import ray
 
-    need = general.n_workers * general.worker_num_cpus
+    n, w, lc = general.n_workers, general.worker_num_cpus, general.learner_num_cpus
+    need = n * w + lc
     have = ray.cluster_resources().get("CPU", 0.0)
+    problems = []
     if need > have + 1e-9:
-        message = (
-            f"general_cfg.n_workers: {general.n_workers} workers x worker_num_cpus "
-            f"{general.worker_num_cpus} need {need:g} CPUs but Ray has {have:g}; lower "
-            f"general_cfg.worker_num_cpus (e.g. {have / general.n_workers:.2g}) or n_workers"
+        fit = max(have - lc, 0.0) / n
+        problems.append(
+            f"general_cfg.n_workers: {n} workers x worker_num_cpus {w:g} + learner_num_cpus "
+            f"{lc:g} need {need:g} CPUs but Ray has {have:g}; lower general_cfg.worker_num_cpus"
+            f" (e.g. {fit:.2g}), learner_num_cpus or n_workers"
         )
+    gpus = learner_gpus(general)
+    if gpus > 0:
+        here = ray.get_runtime_context().get_node_id()
+        node_gpus = sum(
+            node.get("Resources", {}).get("GPU", 0.0)
+            for node in ray.nodes()
+            if node.get("NodeID") == here and node.get("Alive", True)
+        )
+        if gpus > node_gpus + 1e-9:
+            problems.append(
+                f"general_cfg.learner_num_gpus: the learner needs {gpus:g} GPU(s) on the "
+                f"driver's node, which gives Ray {node_gpus:g}; run the driver on a GPU node, "
+                "or set general_cfg.device: cpu"
+            )
+    for message in problems:
         if general.ray_address is None:
-            raise RuntimeError(message)
+            raise ResourceError(message)
         log.warning("%s (waiting for the cluster to scale up)", message)
 
 
 # ---- the run ----------------------------------------------------------------------------------
-class RayRun:
-    """The actors of one run and the driver's loops over them."""
+def worker_name(run_id: str, index: int) -> str:
+    return f"rldojo-worker-{run_id}-{index}"
 
-    def __init__(self, cfg, prep, learner):
+
+def data_server_name(run_id: str) -> str:
+    return f"rldojo-data-server-{run_id}"
+
+
+class RayRun:
+    """The actors of one run and the Learner's loops over them (inside the LearnerActor)."""
+
+    def __init__(self, cfg, prep, learner, run_id: str):
         import ray
 
         g = cfg.general
@@ -294,20 +336,22 @@ class RayRun:
         self.restarts = 0
         buffer = self.policy.make_buffer(g.n_workers)
         c = learner.counters
-        ds_name = f"rldojo-data-server-{uuid.uuid4().hex[:12]}"
+        ds_name = data_server_name(run_id)
         self.ds = (
             ray.remote(DataServer)
             .options(num_cpus=0, max_restarts=0, name=ds_name)
             .remote(cfg, buffer, c.env_steps, c.episodes)
         )
         self.buffer = remote_view(buffer, self.ds)
-        worker_cls = ray.remote(Worker).options(
-            num_cpus=g.worker_num_cpus, max_restarts=g.worker_max_restarts, max_task_retries=0
-        )
+        worker_cls = ray.remote(Worker)
         checkpoint = str(prep.checkpoint) if prep.checkpoint else None
         self.workers = [
-            worker_cls.remote(cfg, i, prep.seed, checkpoint, ds_name) for i in range(g.n_workers)
-        ]
+            worker_cls.options(
+                num_cpus=g.worker_num_cpus, max_restarts=g.worker_max_restarts,
+                max_task_retries=0, name=worker_name(run_id, i),
+            ).remote(cfg, i, prep.seed, checkpoint, ds_name)
+            for i in range(g.n_workers)
+        ]  # fmt: skip
         self.version = -1
         self.weights: list = []
         self.publish()
@@ -322,11 +366,6 @@ class RayRun:
 
     def launch(self, worker: int):
         return self.workers[worker].collect.remote(self.version, self.weights)
-
-    def pids(self) -> list[int]:
-        import ray
-
-        return ray.get([w.pid.remote() for w in self.workers])
 
     def result(self, ref, worker: int) -> Ack | None:
         """A rollout's Ack; None when the worker's process died (Ray restarts it; it will
@@ -382,7 +421,7 @@ class RayRun:
         if rec.obs is not None:
             self.policy.observe(rec.obs)  # after learning: on-policy data used its own stats
 
-    def train_async(self) -> None:
+    def rounds_async(self) -> Iterator[None]:
         """Off-policy: every worker always has one rollout in flight (relaunched before the
         learner updates), and the learner runs one learn phase per rollout received."""
         import ray
@@ -395,8 +434,9 @@ class RayRun:
             if ack is None or not ack.stopped:
                 inflight[self.launch(worker)] = worker
             self.absorb()
+            yield
 
-    def train_sync(self) -> None:
+    def rounds_sync(self) -> Iterator[None]:
         """On-policy: all workers roll out with the same weights version, then one update."""
         import ray
 
@@ -408,16 +448,16 @@ class RayRun:
                 if self.result(ready[0], worker) is None:  # died: same version again
                     inflight[self.launch(worker)] = worker
             if self.absorb() == 0:
-                break  # the DataServer stopped taking data
+                return  # the DataServer stopped taking data
+            yield
 
-    def train(self) -> None:
+    def rounds(self) -> Iterator[None]:
+        """The training loop, one round (a learn phase) per step of the iterator."""
         import ray
 
         ray.get([w.pid.remote() for w in self.workers])  # envs built; constructor errors here
-        if self.policy.on_policy:
-            self.train_sync()
-        else:
-            self.train_async()
+        yield
+        yield from self.rounds_sync() if self.policy.on_policy else self.rounds_async()
 
     def close(self) -> None:
         """Close the workers' envs (briefly), then end every actor."""
@@ -431,6 +471,92 @@ class RayRun:
             pass
         for actor in [*self.workers, self.ds]:
             ray.kill(actor, no_restart=True)
+
+
+class Status(NamedTuple):
+    """What the LearnerActor tells the driver after each slice of the run."""
+
+    lines: list[str]  # console lines (evaluations, warnings) to print
+    env_steps: int
+    info: dict[str, Any]  # progress-bar fields
+    snapshot: dict[str, Any]  # the summary as of now: written by the driver if the actor dies
+    done: bool
+
+
+class LearnerActor:
+    """:class:`~framework.learner.Learner` as an actor, running the loops of :class:`RayRun`.
+
+    It reserves ``learner_num_cpus`` / ``learner_num_gpus`` and is pinned to the driver's node,
+    where it writes the task directory (records, evaluations, checkpoints, figures). It creates
+    the DataServer and the Workers, so its death takes them down with it. The driver advances
+    the run in slices (:meth:`run_for`), printing progress and catching Ctrl-C in between.
+    """
+
+    def __init__(self, cfg, task_root: str, checkpoint, run_id: str, setup=None):
+        from framework.learner import Learner
+        from framework.recorder import TaskDir
+        from framework.trainer import Prepared
+
+        prep = Prepared(cfg, checkpoint)  # the driver's policy again, on this actor's device
+        if setup is not None:
+            setup(prep.policy)
+        self.task = TaskDir(Path(task_root))
+        self.task.setup_logging()
+        self.lines: list[str] = []
+        self.learner = Learner(cfg, self.task, prep.policy, prep.counters, self.lines.append)
+        prep.policy.env_steps = self.learner.counters.env_steps
+        g = cfg.general
+        if prep.checkpoint:
+            log.info("resumed from %s at %d env steps", prep.checkpoint,
+                     self.learner.counters.env_steps)  # fmt: skip
+        if g.max_env_steps > 0 and self.learner.counters.env_steps >= g.max_env_steps:
+            self.learner.stop_reason = "max_env_steps"
+        self.run = RayRun(cfg, prep, self.learner, run_id)
+        self.rounds = self.run.rounds()
+        self.error: str | None = None
+        log.info("ray backend: %d workers x %d envs (%g CPUs each), learner on %s",
+                 g.n_workers, cfg.env.n_envs, g.worker_num_cpus, prep.policy.device)  # fmt: skip
+
+    def run_for(self, seconds: float) -> Status:
+        """Advance the run for about ``seconds`` (whole learn phases)."""
+        from ray.exceptions import RayActorError
+
+        deadline = time.perf_counter() + seconds
+        done = self.learner.should_stop or self.error is not None
+        try:
+            while not done and time.perf_counter() < deadline:
+                next(self.rounds)
+                done = self.learner.should_stop
+        except StopIteration:
+            done = True
+        except RayActorError as err:
+            self.error = f"ray backend: an actor died and the run cannot go on: {first_line(err)}"
+            log.error(self.error)
+            self.learner.stop_reason = "error"
+            done = True
+        return self.status(done)
+
+    def status(self, done: bool = False) -> Status:
+        lines, self.lines[:] = list(self.lines), []
+        return Status(lines, self.learner.counters.env_steps, self.learner.progress_info(),
+                      self.learner.summary(extra=self.extra()), done)  # fmt: skip
+
+    def extra(self) -> dict[str, Any]:
+        g = self.learner.cfg.general
+        return {"mp_backend": "ray", "n_workers": g.n_workers,
+                "worker_restarts": self.run.restarts, "error": self.error}  # fmt: skip
+
+    def finish(self, interrupted: bool) -> dict[str, Any]:
+        """End the actors, then the Learner's final checkpoint, records, figure and summary."""
+        self.run.close()
+        if self.error is not None:
+            self.learner.stop_reason = "error"
+        summary = self.learner.finish(interrupted, self.extra())
+        self.task.close()
+        return summary
+
+    def pid(self) -> int:
+        return os.getpid()
 
 
 def writable(batch):
@@ -458,60 +584,146 @@ def to_cpu(state: Any) -> Any:
     return state
 
 
-def train_ray(cfg, task, prep, on_started: Callable[[RayRun], None] | None = None) -> dict:
-    """Train with Ray actors; writes the same task directory as ``train_single``. ``on_started``
-    (tests, tools) is called with the running :class:`RayRun` once its actors exist."""
+class RunHandles:
+    """The driver's handles on a run's actors (for ``on_started`` hooks: tests, tools)."""
+
+    def __init__(self, learner, run_id: str, n_workers: int):
+        import ray
+
+        self.learner, self.run_id, self.n_workers = learner, run_id, n_workers
+        self.ds = ray.get_actor(data_server_name(run_id))
+
+    def worker(self, index: int):
+        import ray
+
+        return ray.get_actor(worker_name(self.run_id, index))
+
+    def pids(self) -> list[int]:
+        """The worker processes' pids."""
+        import ray
+
+        return ray.get([self.worker(i).pid.remote() for i in range(self.n_workers)])
+
+
+def learner_options(general) -> dict[str, Any]:
+    """Resources of the LearnerActor, pinned to this (the driver's) node."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    node = ray.get_runtime_context().get_node_id()
+    return {"num_cpus": general.learner_num_cpus, "num_gpus": learner_gpus(general),
+            "max_restarts": 0,
+            "scheduling_strategy": NodeAffinitySchedulingStrategy(node, soft=False)}  # fmt: skip
+
+
+def train_ray(cfg, task, prep, on_started: Callable[[RunHandles], None] | None = None,
+              setup: Callable[[Any], None] | None = None) -> dict:  # fmt: skip
+    """Train with Ray actors; writes the same task directory as ``train_single``.
+
+    The driver starts Ray and the LearnerActor, then prints what each slice of the run reports
+    and draws the progress bar. ``on_started`` (tests, tools) is called with the run's
+    :class:`RunHandles` once its actors exist; ``setup`` runs on the LearnerActor's policy.
+    """
     import ray
 
-    from framework.learner import Learner
+    from framework.learner import make_progress
     from framework.trainer import interrupt_guard
 
     g = cfg.general
     ours = not ray.is_initialized()  # we start Ray, so we shut it down (also after Ctrl-C)
-    run = None
-    learner = Learner(cfg, task, prep.policy, prep.counters)
-    prep.policy.env_steps = learner.counters.env_steps
+    progress = make_progress(g, prep.counters.env_steps)
+    view = DriverView(task, progress, prep.counters.env_steps)
+    actor = status = summary = None
     interrupted = False
-    error = None
     try:
         init_ray(g)
         check_resources(g)
-        if prep.checkpoint:
-            log.info("resumed from %s at %d env steps", prep.checkpoint, learner.counters.env_steps)
-        if g.max_env_steps > 0 and learner.counters.env_steps >= g.max_env_steps:
-            learner.stop_reason = "max_env_steps"
-        run = RayRun(cfg, prep, learner)
-        log.info("ray backend: %d workers x %d envs (%g CPUs each)", g.n_workers, cfg.env.n_envs,
-                 g.worker_num_cpus)  # fmt: skip
+        run_id = uuid.uuid4().hex[:12]
+        checkpoint = str(prep.checkpoint) if prep.checkpoint else None
+        actor = (
+            ray.remote(LearnerActor)
+            .options(**learner_options(g))
+            .remote(cfg, str(task.root), checkpoint, run_id, setup)
+        )
+        status = view.show(ray.get(actor.status.remote()))  # built, with its actors
         if on_started is not None:
-            on_started(run)
-        if not learner.should_stop:
-            run.train()
+            on_started(RunHandles(actor, run_id, g.n_workers))
+        while not status.done:
+            status = view.show(ray.get(actor.run_for.remote(0.5)))
     except KeyboardInterrupt:
         interrupted = True
-        learner.console("interrupted: saving the final checkpoint, results and figures")
+        view.console("interrupted: saving the final checkpoint, results and figures")
     except ray.exceptions.RayActorError as err:
-        error = f"ray backend: an actor died and the run cannot go on: {first_line(err)}"
-        log.error(error)
-        learner.console(error)
+        summary = view.learner_died(cfg, status, err)
     except BaseException:
         with interrupt_guard():  # end the actors and Ray, then let the error through
-            if run is not None:
-                run.close()
+            view.close()
+            if actor is not None:
+                ray.kill(actor, no_restart=True)
             if ours:
                 ray.shutdown()
         raise
     with interrupt_guard():
-        if run is not None:
-            run.close()
-        if error is not None:
-            learner.stop_reason = "error"
-        extra = {"mp_backend": "ray", "n_workers": g.n_workers,
-                 "worker_restarts": run.restarts if run else 0, "error": error}  # fmt: skip
-        summary = learner.finish(interrupted, extra)
+        if summary is None and actor is not None:
+            try:
+                summary = ray.get(actor.finish.remote(interrupted))
+            except ray.exceptions.RayActorError as err:
+                summary = view.learner_died(cfg, status, err)
+        view.close()
+        if actor is not None:
+            ray.kill(actor, no_restart=True)
         if ours:
             ray.shutdown()
     return summary
+
+
+class DriverView:
+    """The driver's side of a Ray run: console lines, the progress bar, and what is written
+    when the LearnerActor itself dies (summary, figure; the CSVs and the checkpoints it saved
+    are already on disk)."""
+
+    def __init__(self, task, progress, env_steps: int):
+        self.task, self.progress, self.env_steps = task, progress, env_steps
+
+    def console(self, line: str) -> None:
+        if self.progress is not None:
+            self.progress.write(line)
+        else:
+            print(line, flush=True)
+
+    def show(self, status: Status) -> Status:
+        for line in status.lines:
+            self.console(line)
+        if self.progress is not None:
+            self.progress.set_postfix(status.info, refresh=False)
+            self.progress.update(status.env_steps - self.env_steps)
+        self.env_steps = status.env_steps
+        return status
+
+    def learner_died(self, cfg, status: Status | None, err: BaseException) -> dict[str, Any]:
+        from framework.learner import figure_writer
+        from framework.recorder import read_csv_rows
+
+        error = (
+            f"ray backend: the Learner actor died ({first_line(err)}); the run ended with the "
+            "records and checkpoints it had written (resume from models/ with load_checkpoint)"
+        )
+        log.error(error)
+        self.console(error)
+        summary = dict(status.snapshot) if status is not None else {}
+        summary.update(stop_reason="error", error=error, interrupted=False)
+        self.task.write_summary(summary)
+        figure = figure_writer(cfg, self.task)
+        if figure is not None:
+            results = self.task.results
+            figure.write(read_csv_rows(results / "episodes.csv"),
+                         read_csv_rows(results / "evals.csv"))  # fmt: skip
+        return summary
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.close()
+            self.progress = None
 
 
 def first_line(err: BaseException) -> str:

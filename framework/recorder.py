@@ -48,6 +48,23 @@ class CsvLog:
         self._file.close()
 
 
+def read_csv_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of a CsvLog file, numbers parsed (empty when the file is missing)."""
+
+    def parse(value: str) -> Any:
+        for kind in (int, float):
+            try:
+                return kind(value)
+            except ValueError:
+                continue
+        return value
+
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return [{k: parse(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
 class TaskDir:
     def __init__(self, root: Path):
         self.root = root

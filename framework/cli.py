@@ -91,12 +91,12 @@ def main(argv: list[str] | None = None) -> int:
         return fail(bad_exploration)
     ray_started = False
     if g.mode == "train" and g.mp_backend == "ray":  # Ray's resources, before any file
-        from framework.ray_backend import ResourceError, check_resources, init_ray
+        from framework.ray_backend import RaySetupError, check_resources, init_ray
 
         try:
             ray_started = init_ray(g)
             check_resources(g)
-        except ResourceError as err:
+        except RaySetupError as err:
             stop_ray(ray_started)
             return fail(str(err))
     label = __import__(f"envs.{g.env_name}.env", fromlist=["env_label"]).env_label(cfg.env)

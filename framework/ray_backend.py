@@ -245,6 +245,11 @@ def remote_view(buffer, data_server) -> RemoteBuffer:
 
 
 # ---- Ray session --------------------------------------------------------------------------------
+class RaySetupError(RuntimeError):
+    """Ray cannot give the run what it needs: no cluster at ray_address, or fewer CPUs/GPUs
+    than asked for (a one-line message with the fix)."""
+
+
 def init_ray(general) -> bool:
     """Start a local Ray (``ray_address: null``) or join a cluster; True when we started it
     (and so must shut it down). Workers import this checkout's packages (PYTHONPATH locally,
@@ -257,17 +262,24 @@ def init_ray(general) -> bool:
               "configure_logging": False}  # fmt: skip
     if general.ray_address is None:
         path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-        ray.init(num_cpus=os.cpu_count(), runtime_env={"env_vars": {"PYTHONPATH": path}},
-                 **common)  # fmt: skip
+        # "local": a new local Ray even where `ray start` left one running (plain ray.init()
+        # would join that cluster instead)
+        ray.init(address="local", num_cpus=os.cpu_count(),
+                 runtime_env={"env_vars": {"PYTHONPATH": path}}, **common)  # fmt: skip
     else:
         excludes = ["tasks/", ".venv/", ".git/", "**/__pycache__/"]
         env = {"working_dir": str(ROOT), "excludes": excludes}
-        ray.init(address=general.ray_address, runtime_env=env, **common)
+        try:
+            check_reachable(general.ray_address)  # Ray itself retries a dead address for minutes
+            ray.init(address=general.ray_address, runtime_env=env, **common)
+        except (ConnectionError, ValueError, RuntimeError) as err:
+            raise RaySetupError(
+                f"general_cfg.ray_address: cannot join a Ray cluster at {general.ray_address!r} "
+                f"({first_line(err)}); start one with `ray start --head` and give the address "
+                "it prints (`auto` on its node; with an explicit address to a cluster that uses "
+                "token authentication, also set RAY_AUTH_MODE=token), or use null for a local Ray"
+            ) from None
     return True
-
-
-class ResourceError(RuntimeError):
-    """The run asks Ray for more than it has (a one-line message with the fix)."""
 
 
 def learner_gpus(general) -> float:
@@ -276,6 +288,21 @@ def learner_gpus(general) -> float:
     from framework.agent import resolve_device
 
     return 1.0 if resolve_device(general.device) == "cuda" else 0.0
+
+
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """ConnectionError unless something listens at a ``host:port`` / ``ray://host:port``
+    address (``auto`` is left to Ray, which fails fast when it finds no cluster)."""
+    import socket
+
+    hostport = address.removeprefix("ray://")
+    if address == "auto" or ":" not in hostport:
+        return
+    host, _, port = hostport.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except (OSError, ValueError) as err:
+        raise ConnectionError(f"nothing answers at {hostport}: {err}") from None
 
 
 def check_resources(general) -> None:
@@ -311,7 +338,7 @@ def check_resources(general) -> None:
             )
     for message in problems:
         if general.ray_address is None:
-            raise ResourceError(message)
+            raise RaySetupError(message)
         log.warning("%s (waiting for the cluster to scale up)", message)
 
 
@@ -371,17 +398,31 @@ class RayRun:
         """A rollout's Ack; None when the worker's process died (Ray restarts it; it will
         rebuild its envs and fetch the current weights with its next task)."""
         import ray
-        from ray.exceptions import RayActorError
+        from ray.exceptions import RayActorError, RayTaskError
 
         try:
             return ray.get(ref)
         except RayActorError as err:
+            if isinstance(err, RayTaskError):  # the worker is alive; an actor it called died
+                raise
             if getattr(err, "actor_init_failed", False) or self._worker_gone(worker):
                 raise
             self.restarts += 1
             log.warning("Ray worker %d died (%s); Ray restarts it and the run goes on",
                         worker, str(err).strip().splitlines()[0][:200])  # fmt: skip
             return None
+
+    def death_message(self, err: BaseException) -> str:
+        """One line for an actor death that ends the run: which actor, and what is kept."""
+        import ray
+
+        try:
+            ray.get(self.ds.pid.remote(), timeout=10)
+        except Exception:  # noqa: BLE001 - any failure to answer means it is gone
+            return ("ray backend: the DataServer actor died, and the experience it held with it;"
+                    " the run stopped with a final checkpoint (resume from it with "
+                    "load_checkpoint)")  # fmt: skip
+        return f"ray backend: a worker died and could not be restarted: {first_line(err)}"
 
     def _worker_gone(self, worker: int) -> bool:
         limit = self.cfg.general.worker_max_restarts
@@ -530,7 +571,7 @@ class LearnerActor:
         except StopIteration:
             done = True
         except RayActorError as err:
-            self.error = f"ray backend: an actor died and the run cannot go on: {first_line(err)}"
+            self.error = self.run.death_message(err)
             log.error(self.error)
             self.learner.stop_reason = "error"
             done = True

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -218,3 +219,154 @@ def test_idle_actors_do_not_spin(ray_session, tmp_path):
 def test_too_many_cpus_requested_is_a_clear_error(ray_session, tmp_path):
     with pytest.raises(RuntimeError, match="worker_num_cpus"):
         train(tmp_path, None, ["general_cfg.n_workers=64", "general_cfg.worker_num_cpus=1"])
+
+
+def kill_after(seconds: float, pid_of, seen: dict):
+    """SIGKILL the process ``pid_of()`` names, ``seconds`` from now, in a thread."""
+
+    def go():
+        time.sleep(seconds)
+        seen["pid"] = pid_of()
+        os.kill(seen["pid"], signal.SIGKILL)
+
+    seen["thread"] = threading.Thread(target=go, daemon=True)
+    seen["thread"].start()
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_learner_killed_ends_the_run_with_what_it_wrote(ray_session, tmp_path):
+    """SIGKILL the Learner actor: the driver ends the run with a clear error, keeps the
+    records and periodic checkpoints, writes the summary and figure, and the workers and
+    DataServer die with their owner."""
+    seen: dict = {}
+
+    def killer(run):
+        seen["others"] = [*run.pids(), ray.get(run.ds.pid.remote())]
+        kill_after(4.0, lambda: ray.get(run.learner.pid.remote()), seen)
+
+    summary, root = train(tmp_path, "CartPole-v1_DQN.yaml", [
+        "general_cfg.n_workers=2", "general_cfg.max_env_steps=200000",
+        "general_cfg.reward_threshold=null", "general_cfg.model_save_fre=200",
+    ], on_started=killer)  # fmt: skip
+    assert summary["stop_reason"] == "error" and "Learner actor died" in summary["error"]
+    assert json.loads((root / "results/summary.json").read_text()) == summary
+    assert summary["env_steps"] < 200000 and summary["update_steps"] >= 200
+    assert (root / "figs/rewards.png").is_file()
+    assert list((root / "models").glob("[0-9]*.pt")), "no periodic checkpoint"
+    rows = (root / "results/episodes.csv").read_text().splitlines()
+    assert len(rows) - 1 >= summary["episodes"] > 0
+    assert "Learner actor died" in (root / "logs/run.log").read_text()
+    for _ in range(100):  # fate-sharing: the actors it owned go too
+        if not any(alive(p) for p in seen["others"]):
+            break
+        time.sleep(0.1)
+    assert not any(alive(p) for p in seen["others"]), "workers outlived their learner"
+
+
+def test_data_server_killed_is_a_clear_error_with_a_final_checkpoint(ray_session, tmp_path):
+    """SIGKILL the DataServer: the learner stops with a clear error and still writes the
+    final checkpoint, records, figure and summary."""
+    seen: dict = {}
+
+    def killer(run):
+        kill_after(4.0, lambda: ray.get(run.ds.pid.remote()), seen)
+
+    summary, root = train(tmp_path, "CartPole-v1_PPO.yaml", [
+        "general_cfg.n_workers=2", "general_cfg.max_env_steps=500000",
+        "general_cfg.reward_threshold=null",
+    ], on_started=killer)  # fmt: skip
+    assert summary["stop_reason"] == "error" and "DataServer actor died" in summary["error"]
+    assert_layout(root, summary)
+
+
+def test_ctrl_c_under_ray_saves_everything(tmp_path):
+    """SIGINT to the whole process group, as a terminal's Ctrl-C: exit 130 and the final
+    checkpoint, records, figure and summary are all written."""
+    cmd = [sys.executable, "main.py", "--yaml", str(PRESETS / "CartPole-v1_PPO.yaml"),
+           "general_cfg.mp_backend=ray", "general_cfg.n_workers=2",
+           "general_cfg.max_env_steps=10000000", "general_cfg.reward_threshold=null",
+           f"general_cfg.tasks_dir={tmp_path}", "general_cfg.progress=false"]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)  # fmt: skip
+    for line in proc.stdout:  # training is under way once the first evaluation is printed
+        if line.startswith("[eval]"):
+            break
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    root = Path(out.strip().splitlines()[-1].split(": ", 1)[1])
+    summary = json.loads((root / "results/summary.json").read_text())
+    assert summary["interrupted"] and summary["stop_reason"] == "interrupted"
+    assert_layout(root, summary)
+    assert "Traceback" not in err
+
+
+def test_gpu_learner_needs_a_gpu_on_this_node(tmp_path):
+    """learner_num_gpus asks Ray for a GPU: without one it is a one-line error, no files."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    run = subprocess.run(
+        [sys.executable, "main.py", "general_cfg.mp_backend=ray",
+         "general_cfg.learner_num_gpus=1", f"general_cfg.tasks_dir={tmp_path}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 2
+    assert "learner_num_gpus" in run.stderr and "Traceback" not in run.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_joins_an_existing_cluster(tmp_path):
+    """`ray start --head` (an existing cluster), then `ray_address: <its address>`: the run
+    ships this checkout as the working_dir, learns and writes the usual task directory.
+    Ray's token authentication (on by default) needs RAY_AUTH_MODE=token with an explicit
+    address, as Ray documents; the token is the one `ray start` saved in ~/.ray."""
+    port = free_port()
+    head = subprocess.Popen(
+        [str(Path(sys.executable).with_name("ray")), "start", "--head", f"--port={port}",
+         "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats", "--block"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        address, seen = None, []
+        for line in head.stdout:  # it prints `ray start --address='IP:PORT'` for other nodes
+            seen.append(line)
+            found = re.search(r"--address='([^']+)'", line)
+            if found:
+                address = found.group(1)
+            if "block forever" in line:
+                break
+        assert address and address.endswith(f":{port}"), "".join(seen)[-2000:]
+        run = subprocess.run(
+            [sys.executable, "main.py", "--yaml", str(PRESETS / "CartPole-v1_PPO.yaml"),
+             "general_cfg.mp_backend=ray", "general_cfg.n_workers=2",
+             f"general_cfg.ray_address={address}", "general_cfg.reward_threshold=195",
+             f"general_cfg.tasks_dir={tmp_path / 'tasks'}", "general_cfg.progress=false"],
+            cwd=ROOT, capture_output=True, text=True, timeout=300,
+            env={**os.environ, "RAY_AUTH_MODE": "token"},  # Ray: explicit address, token auth
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr[-2000:]
+        root = Path(run.stdout.strip().splitlines()[-1].split(": ", 1)[1])
+        summary = json.loads((root / "results/summary.json").read_text())
+        assert summary["stop_reason"] == "reward_threshold" and summary["best_eval"] >= 195
+        assert_layout(root, summary)
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)  # `ray start --block` stops its processes
+        head.wait(timeout=60)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("", 0))
+        return s.getsockname()[1]

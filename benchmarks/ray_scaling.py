@@ -4,7 +4,7 @@
 
 1. Collection throughput (env steps/s, no learning: DQN with learning_starts past the budget,
    no evaluation) on CartPole-v1 wrapped in StepDelay(0.002): the env sleeps, so workers scale
-   past the core count. n_workers 1, 4, 8 (worker_num_cpus 0.25 so 8 fit on 2 cores), timed
+   past the core count. n_workers 1, 4, 8 (worker_num_cpus 0.125 so 8 fit next to the learner on 2 cores), timed
    from the moment every worker's envs exist to the end of the run (Ray start-up excluded).
 2. Plain CartPole-v1, PPO preset, reward_threshold 475: single vs Ray with 1, 2, 4 workers;
    throughput over the whole run and wall seconds to reach the threshold (Ray start-up
@@ -76,7 +76,7 @@ def collection(repeats: int, steps_per_worker: int, tasks: str) -> None:
             budget = steps_per_worker * n
             summary, secs = run_once(None, [
                 "general_cfg.algo_name=DQN", "general_cfg.mp_backend=ray",
-                f"general_cfg.n_workers={n}", "general_cfg.worker_num_cpus=0.25",
+                f"general_cfg.n_workers={n}", "general_cfg.worker_num_cpus=0.125",
                 f"general_cfg.max_env_steps={budget}", f"algo_cfg.learning_starts={10 * budget}",
                 "general_cfg.online_eval=false", "general_cfg.save_best_model=false",
                 f"general_cfg.seed={r + 1}", "env_cfg.n_envs=8", SLOW,
@@ -93,7 +93,8 @@ def solve(repeats: int, tasks: str) -> None:
     print(f"{'backend':>10}  {'env steps/s':>24}  {'seconds to 475':>24}  {'env steps to 475':>16}  "
           f"solved")  # fmt: skip
     for label, extra in [("single", []), *[
-        (f"ray x{n}", ["general_cfg.mp_backend=ray", f"general_cfg.n_workers={n}"])
+        (f"ray x{n}", ["general_cfg.mp_backend=ray", f"general_cfg.n_workers={n}",
+                      "general_cfg.worker_num_cpus=0.25"])
         for n in (1, 2, 4)
     ]]:  # fmt: skip
         sps, secs, steps, solved = [], [], [], 0

@@ -10,18 +10,23 @@ Parts (the same classes as ``train_single``, no Ray copies):
 - **DataServer** actor: owns the policy's buffer (``make_buffer(parts_per_update)``) and the
   global counters and stop condition (env steps, episodes), updated in one place, so there is
   no overshoot of ``max_episode``. It queues what each push brought (episodes, trajectories,
-  env steps, observations) until the driver drains it.
-- **Learner**: the driver process owns :class:`~framework.learner.Learner` and the task
-  directory. For each drained rollout it runs the single-process loop body: ``record``,
-  ``learn`` (batches sampled from the DataServer, PER priorities sent back), ``observe``,
+  env steps, observations) until the learner drains it.
+- **LearnerActor**: owns :class:`~framework.learner.Learner` (``learner_num_cpus`` /
+  ``learner_num_gpus``: a cuda learner asks Ray for a GPU), pinned to the driver's node where
+  it writes the task directory. It creates the DataServer and the Workers (so they share its
+  fate) and, for each drained rollout, runs the single-process loop body: ``record``, ``learn``
+  (batches sampled from the DataServer, PER priorities sent back), ``observe``,
   ``evaluate_if_due``; then it publishes the new weights with one ``ray.put``.
+- **Driver** (``train_ray``): starts Ray and the LearnerActor, advances the run in slices of
+  about half a second, prints the learner's lines and the progress bar, turns Ctrl-C into a
+  final ``finish``, and writes the summary and figure itself if the LearnerActor dies.
 
 On-policy algorithms run synchronously (every worker rolls out with the same weights version,
 one update on the union of the rollouts); off-policy ones asynchronously (a worker starts its
 next rollout as soon as its last one arrived, while the learner updates), with the configured
 ratio of update steps per env step kept because the learner runs ``learn`` once per rollout of
 ``collect_steps(n_envs) * n_envs`` env steps, exactly as in single mode. Nobody spins: the
-driver blocks in ``ray.wait``, idle actors block in Ray's task queue.
+learner blocks in ``ray.wait``, the driver in ``ray.get``, idle actors in Ray's task queue.
 
 Ray is imported lazily: nothing here runs (or imports ray) in single mode.
 """

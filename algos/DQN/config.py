@@ -23,7 +23,7 @@ class AlgoConfig(BaseAlgoConfig):
     """Replay capacity in transitions."""
     learning_starts: int = 1_000
     """Env steps of random-free warm-up collected before the first update."""
-    train_freq: int = 32
+    train_freq: int = 256
     """Env steps collected between two learning phases (rounded up to whole vector steps)."""
     gradient_steps: int = 16
     """Gradient steps per learning phase (update-to-data ratio = gradient_steps / train_freq)."""
@@ -35,7 +35,7 @@ class AlgoConfig(BaseAlgoConfig):
     """Exponential decay constant in env steps: eps = end + (start - end) * exp(-steps / decay)."""
     gamma: float = 0.99
     """Discount factor."""
-    target_update: int = 10
+    target_update: int = 16
     """Update steps between hard target-network copies (used when tau is 1)."""
     tau: float = 1.0
     """Polyak factor: 1 copies every target_update steps; < 1 blends the target every step."""

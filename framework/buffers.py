@@ -45,11 +45,11 @@ class NStepAdder:
         alive = np.ones(ret.shape, bool)  # window still open
         ended = np.zeros(ret.shape, bool)  # window closed by an episode end
         steps = np.zeros(ret.shape, np.int64)
+        cols = np.arange(ret.shape[1])[None, :]
         for k in range(self.n):
             idx = starts + k
             valid = idx < T
             idx_c = np.minimum(idx, T - 1)
-            cols = np.arange(ret.shape[1])[None, :]
             use = alive & valid
             ret += np.where(use, discount * cur["rewards"][idx_c, cols], 0.0)
             discount = np.where(use, discount * self.gamma, discount)

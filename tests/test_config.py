@@ -90,6 +90,12 @@ def test_yaml_then_overrides_precedence_and_coercion(tmp_path):
     assert cfg.env.wrappers[0].name == "ClipAction"
 
 
+def test_bare_off_in_yaml_is_the_choice_off(tmp_path):
+    """YAML 1.1 reads a bare `off` as false; a choice key that has "off" takes it as "off"."""
+    cfg = load_config(write(tmp_path, "general_cfg: {algo_name: PPO}\nalgo_cfg: {norm_adv: off}\n"))
+    assert cfg.algo.norm_adv == "off"
+
+
 def test_merged_config_round_trips(tmp_path):
     cfg = load_config(None, ["general_cfg.algo_name=PPO", "algo_cfg.lr=0.01"])
     again = load_config(write(tmp_path, cfg.dump()))

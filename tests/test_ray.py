@@ -90,28 +90,19 @@ def test_import_is_lazy():
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 
-def test_ppo_learns_with_two_workers(ray_session, tmp_path):
-    """PPO preset, 2 workers x 8 envs, seed 1: eval mean >= 195 within 60k env steps."""
-    summary, root = train(tmp_path, "CartPole-v1_PPO.yaml", [
+@pytest.mark.parametrize("preset", ["CartPole-v1_PPO.yaml", "CartPole-v1_DQN.yaml"])
+def test_learns_with_two_workers(ray_session, tmp_path, preset):
+    """The preset as shipped, 2 workers (each with the preset's n_envs), seed 1: eval mean
+    >= 195 within 60k env steps, and the task directory of single mode."""
+    summary, root = train(tmp_path, preset, [
         "general_cfg.n_workers=2", "general_cfg.reward_threshold=195",
         "general_cfg.max_env_steps=60000",
     ])  # fmt: skip
     assert summary["stop_reason"] == "reward_threshold", summary
     assert summary["best_eval"] >= 195
     assert summary["mp_backend"] == "ray" and summary["n_workers"] == 2
-    assert_layout(root, summary)
-
-
-def test_dqn_learns_with_two_workers(ray_session, tmp_path):
-    """DQN preset, 2 workers x 8 envs, seed 1: eval mean >= 195 within 60k env steps."""
-    summary, root = train(tmp_path, "CartPole-v1_DQN.yaml", [
-        "general_cfg.n_workers=2", "general_cfg.reward_threshold=195",
-        "general_cfg.max_env_steps=60000",
-    ])  # fmt: skip
-    assert summary["stop_reason"] == "reward_threshold", summary
-    assert summary["best_eval"] >= 195
-    # the update-to-data ratio of single mode: 16 gradient steps per 256 env steps
-    assert summary["update_steps"] <= 16 * summary["env_steps"] / 256
+    if "DQN" in preset:  # the update-to-data ratio of single mode: 16 gradient steps per 256
+        assert summary["update_steps"] <= 16 * summary["env_steps"] / 256
     assert_layout(root, summary)
 
 

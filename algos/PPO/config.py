@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from algos.base.config import BaseAlgoConfig, LayerSpec, mlp
 from config.base import require
@@ -48,11 +48,6 @@ class AlgoConfig(BaseAlgoConfig):
     """Clip gradients to this global L2 norm (null: off)."""
     log_std_init: float = 0.0
     """Continuous actions: initial log std of the Gaussian policy (state-independent)."""
-
-    def update(self, values: dict[str, Any], prefix: str = "") -> None:
-        if values.get("norm_adv") is False:  # YAML 1.1 reads a bare `off` as false
-            values = {**values, "norm_adv": "off"}
-        super().update(values, prefix)
 
     def check(self) -> None:
         super().check()

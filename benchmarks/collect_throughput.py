@@ -1,44 +1,37 @@
-"""Collection throughput: env steps per second of the policy acting in vectorized envs
-(no learning), against gymnasium's own SyncVectorEnv with random actions.
+"""Collection throughput: env steps per second of the policy acting in vectorized envs (no
+learning), against gymnasium's own SyncVectorEnv with random actions.
 
-    python benchmarks/collect_throughput.py            # 16 CartPole-v1 envs, 5 repeats
-    python benchmarks/collect_throughput.py --n-envs 16 --steps 20000 --repeats 5
+    python benchmarks/collect_throughput.py                 # 16 CartPole-v1 envs, 5 repeats
+    python benchmarks/collect_throughput.py --n-envs 16 --steps 32000 --repeats 5
+    python benchmarks/collect_throughput.py --ref HEAD~1    # side by side with another commit
+
+Every measurement runs in a fresh process (one thread). With ``--ref`` the same measurements of
+the other commit's code (checked out into a temporary git worktree) are interleaved with ours,
+so both see the same machine load. Policies act as after their warm-up (env_steps 100,000:
+DQN's epsilon is at its floor, no uniform-random warm-up actions).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
 import sys
-import time
+import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
 
-import gymnasium as gym  # noqa: E402
-import torch  # noqa: E402
-
-from config.loader import load_config  # noqa: E402
-from framework.agent import build_policy  # noqa: E402
-from framework.collector import Collector  # noqa: E402
-from framework.envs import spaces_of  # noqa: E402
-
-
-def policy_sps(algo: str, n_envs: int, steps: int, extra: list[str]) -> float:
-    cfg = load_config(None, [f"general_cfg.algo_name={algo}", f"env_cfg.n_envs={n_envs}", *extra])
-    obs_space, act_space = spaces_of(cfg)
-    policy = build_policy(cfg, obs_space, act_space, seed=1)
-    collector = Collector(cfg, policy, n_envs, seed=1)
-    T = max(1, steps // n_envs)
-    collector.collect(8)  # warm-up
-    start = time.perf_counter()
-    collector.collect(T)
-    sps = T * n_envs / (time.perf_counter() - start)
-    collector.close()
-    return sps
-
-
-def random_sps(n_envs: int, steps: int) -> float:
+# Runs in a fresh interpreter with argv: root algo n_envs steps extra-overrides-json.
+SNIPPET = r"""
+import json, sys, time
+root, algo, n_envs, steps, extra = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), json.loads(sys.argv[5])
+sys.path.insert(0, root)
+import torch
+torch.set_num_threads(1)
+if algo == "random":
+    import gymnasium as gym
     envs = gym.vector.SyncVectorEnv([lambda: gym.make("CartPole-v1")] * n_envs)
     envs.reset(seed=1)
     envs.action_space.seed(1)
@@ -46,9 +39,54 @@ def random_sps(n_envs: int, steps: int) -> float:
     start = time.perf_counter()
     for _ in range(T):
         envs.step(envs.action_space.sample())
-    sps = T * n_envs / (time.perf_counter() - start)
-    envs.close()
-    return sps
+    print(T * n_envs / (time.perf_counter() - start))
+    raise SystemExit
+from config.loader import load_config
+cfg = load_config(None, [f"general_cfg.algo_name={algo}", f"env_cfg.n_envs={n_envs}", *extra])
+try:  # the layout since foundation v2
+    from envs.vector import spaces_of
+    from framework.runtime.collector import Collector
+    from framework.runtime.seeding import env_seeds
+    from framework.runtime.setup import build_policy
+    policy = build_policy(cfg, *spaces_of(cfg), seed=1)
+    collector = Collector(cfg, policy, n_envs, env_seeds(1, n_envs))
+except ImportError:  # the layout before it
+    from framework.agent import build_policy
+    from framework.collector import Collector
+    from framework.envs import spaces_of
+    policy = build_policy(cfg, *spaces_of(cfg), seed=1)
+    collector = Collector(cfg, policy, n_envs, seed=1)
+policy.env_steps = 100_000
+T = max(1, steps // n_envs)
+collector.collect(8)  # warm-up
+start = time.perf_counter()
+collector.collect(T)
+print(T * n_envs / (time.perf_counter() - start))
+collector.close()
+"""
+
+ROWS = {
+    "gymnasium SyncVectorEnv, random actions": ("random", []),
+    "rldojo Collector, DQN policy (eps-greedy)": ("DQN", []),
+    "rldojo Collector, PPO policy (sampled)": ("PPO", []),
+    "rldojo Collector, PPO + obs_norm": ("PPO", ["algo_cfg.obs_norm=true"]),
+}
+
+
+def measure(root: Path, algo: str, extra: list[str], n_envs: int, steps: int) -> float:
+    args = [sys.executable, "-c", SNIPPET, str(root), algo, str(n_envs), str(steps),
+            json.dumps(extra)]  # fmt: skip
+    proc = subprocess.run(args, cwd=root, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"measurement failed in {root}:\n{proc.stderr[-2000:]}")
+    return float(proc.stdout.strip().splitlines()[-1])
+
+
+def worktree(ref: str, into: str) -> Path:
+    path = Path(into) / "ref"
+    subprocess.run(["git", "worktree", "add", "--detach", str(path), ref], cwd=ROOT, check=True,
+                   capture_output=True)  # fmt: skip
+    return path
 
 
 def main() -> None:
@@ -58,29 +96,34 @@ def main() -> None:
     parser.add_argument("--n-envs", type=int, default=16)
     parser.add_argument("--steps", type=int, default=32000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--ref", help="also measure this git revision, interleaved")
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    rows = {
-        "gymnasium SyncVectorEnv, random actions": lambda: random_sps(args.n_envs, args.steps),
-        "rldojo Collector, DQN policy (eps-greedy)": lambda: policy_sps(
-            "DQN", args.n_envs, args.steps, []
-        ),
-        "rldojo Collector, PPO policy (sampled)": lambda: policy_sps(
-            "PPO", args.n_envs, args.steps, []
-        ),
-        "rldojo Collector, PPO + obs_norm": lambda: policy_sps(
-            "PPO", args.n_envs, args.steps, ["algo_cfg.obs_norm=true"]
-        ),
-    }
-    print(
-        f"{'CartPole-v1, ' + str(args.n_envs) + ' envs':45s} {'median sps':>11s} {'min':>9s} {'max':>9s}"
-    )
-    for name, fn in rows.items():
-        values = [fn() for _ in range(args.repeats)]
-        print(
-            f"{name:45s} {statistics.median(values):11.0f} {min(values):9.0f} {max(values):9.0f}",
-            flush=True,
-        )
+    with tempfile.TemporaryDirectory() as tmp:
+        roots = {"this": ROOT}
+        if args.ref:
+            roots[args.ref] = worktree(args.ref, tmp)
+        try:
+            results = {(name, label): [] for name in ROWS for label in roots}
+            for _ in range(args.repeats):
+                for name, (algo, extra) in ROWS.items():
+                    for label, root in roots.items():
+                        sps = measure(root, algo, extra, args.n_envs, args.steps)
+                        results[(name, label)].append(sps)
+        finally:
+            if args.ref:
+                subprocess.run(["git", "worktree", "remove", "--force", str(roots[args.ref])],
+                               cwd=ROOT, capture_output=True)  # fmt: skip
+    title = f"CartPole-v1, {args.n_envs} envs, {args.repeats} runs"
+    print(f"{title:45s} {'code':>10s} {'median sps':>11s} {'min':>9s} {'max':>9s} {'vs ref':>7s}")
+    for name in ROWS:
+        for label in roots:
+            values = results[(name, label)]
+            med = statistics.median(values)
+            ratio = ""
+            if args.ref and label == "this":
+                ratio = f"{med / statistics.median(results[(name, args.ref)]):7.3f}"
+            print(f"{name:45s} {label[:10]:>10s} {med:11.0f} {min(values):9.0f} "
+                  f"{max(values):9.0f} {ratio:>7s}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@
    subprocess, wall time until it exits (it stops at reward_threshold -250), the summary's
    threshold fields, and the test-mode mean of the saved best.pt (which carries the
    normalizer statistics of its moment). Median over the seeds.
-2. Collection throughput: framework.collector.Collector with a PPO policy, obs_norm on vs off,
+2. Collection throughput: framework.runtime.collector.Collector with a PPO policy, obs_norm on vs off,
    ``--envs`` Pendulum envs, env steps/s over several interleaved repeats (median).
 
 Timings depend on the machine's load; run it on a quiet machine to compare numbers.
@@ -57,14 +57,15 @@ def solve_once(seed: int, tasks: Path, extra: list[str]) -> dict:
 
 def throughput(obs_norm: bool, n_envs: int, vector_steps: int) -> float:
     from config.loader import load_config
-    from framework.agent import build_policy
-    from framework.collector import Collector
-    from framework.envs import spaces_of
+    from envs.vector import spaces_of
+    from framework.runtime.collector import Collector
+    from framework.runtime.seeding import env_seeds
+    from framework.runtime.setup import build_policy
 
     cfg = load_config(PRESET, [f"algo_cfg.obs_norm={str(obs_norm).lower()}",
                                f"env_cfg.n_envs={n_envs}"])  # fmt: skip
     policy = build_policy(cfg, *spaces_of(cfg), seed=1)
-    collector = Collector(cfg, policy, n_envs, seed=1)
+    collector = Collector(cfg, policy, n_envs, env_seeds(1, n_envs))
     out = collector.collect(8)  # warm-up
     policy.observe(out.batch.obs)
     start = time.perf_counter()
@@ -81,8 +82,8 @@ def act_latency(obs_norm: bool, n_envs: int, number: int = 2000, repeat: int = 7
     import numpy as np
 
     from config.loader import load_config
-    from framework.agent import build_policy
-    from framework.envs import spaces_of
+    from envs.vector import spaces_of
+    from framework.runtime.setup import build_policy
 
     cfg = load_config(PRESET, [f"algo_cfg.obs_norm={str(obs_norm).lower()}"])
     policy = build_policy(cfg, *spaces_of(cfg), seed=1)

@@ -29,9 +29,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from config.loader import load_config  # noqa: E402
-from framework.ray_backend import init_ray, train_ray  # noqa: E402
-from framework.recorder import TaskDir  # noqa: E402
-from framework.trainer import Prepared, train_single  # noqa: E402
+from framework.ray.driver import train_ray  # noqa: E402
+from framework.ray.session import init_ray  # noqa: E402
+from framework.records.taskdir import TaskDir  # noqa: E402
+from framework.runtime.loop import train_single  # noqa: E402
+from framework.runtime.setup import Setup  # noqa: E402
 
 SLOW = "env_cfg.wrappers=[{name: StepDelay, delay: 0.002}]"
 
@@ -41,7 +43,7 @@ def run_once(yaml: str | None, overrides: list[str], tasks: str) -> tuple[dict, 
     the loop's start (single) to the end."""
     cfg = load_config(yaml, ["general_cfg.progress=false", "general_cfg.save_fig=false",
                              f"general_cfg.tasks_dir={tasks}", *overrides])  # fmt: skip
-    prep = Prepared(cfg)
+    setup = Setup(cfg)
     g = cfg.general
     task = TaskDir.create(g.tasks_dir, g.mode, "bench", g.algo_name)
     ready: list[float] = []
@@ -53,9 +55,9 @@ def run_once(yaml: str | None, overrides: list[str], tasks: str) -> tuple[dict, 
     start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):  # the runs' [eval] lines
         if g.mp_backend == "ray":
-            summary = train_ray(cfg, task, prep, on_started=on_started)
+            summary = train_ray(cfg, task, setup, on_started=on_started)
         else:
-            summary = train_single(cfg, task, prep)
+            summary = train_single(cfg, task, setup)
     end = time.perf_counter()
     task.close()
     return summary, end - (ready[0] if ready else start)

@@ -21,6 +21,15 @@ from functools import cache
 from typing import Any, Literal, Union
 
 
+class UserError(Exception):
+    """A problem the user can fix (bad config, checkpoint, dataset, space, resources).
+
+    The message is one line that says what is wrong and how to fix it; the command line prints
+    it and exits with code 2 without a traceback. Every layer's user-facing error derives from
+    this class, so callers (the CLI, the run API's users) catch one type.
+    """
+
+
 class FieldError(ValueError):
     """A problem with one key; ``key`` is the dotted path inside its section."""
 
@@ -70,6 +79,10 @@ def suggest(word: str, choices: typing.Iterable[str]) -> str:
 @dataclasses.dataclass
 class BaseConfig:
     """Base of every config section: coercion from plain data, docs and validation."""
+
+    trained_keys: typing.ClassVar[tuple[str, ...] | None] = None
+    """Keys that test, render and collect take from the checkpoint's copy of this section (None:
+    all). An env family lists the keys that define the env, not how a run uses it."""
 
     def check(self) -> None:
         """Range and consistency checks; raise :class:`FieldError` naming the key."""

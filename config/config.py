@@ -36,7 +36,10 @@ class GeneralConfig(BaseConfig):
     """Load load_path before running (test, render and collect need it; train resumes from it)."""
     load_path: str | None = None
     """A task directory (absolute, relative, or a name under tasks_dir), its models/ folder, or a
-    checkpoint file. For a directory, models/best.pt is used, else the newest checkpoint."""
+    checkpoint file. For a directory, training resumes from models/last.pt and test, render and
+    collect use models/best.pt (each falling back to the other, then to the newest checkpoint).
+    Test, render and collect build the policy from the checkpoint's algo_name, algo_cfg and
+    env_cfg (values given here for env_cfg win; contradicting algo values are errors)."""
     online_eval: bool = True
     """Evaluate the deterministic policy on separate envs while training."""
     online_eval_episode: int = 10
@@ -77,7 +80,8 @@ class GeneralConfig(BaseConfig):
     collect_exploration: Literal["deterministic", "epsilon", "sampled"] = "deterministic"
     """Collect mode's actions: deterministic (greedy / distribution mode); epsilon (a uniformly
     random action with probability collect_epsilon, else the deterministic one: epsilon-greedy
-    for DQN); sampled (a sample of the stochastic policy: PPO; DQN has none, an error)."""
+    for DQN); sampled (a sample of a stochastic policy, e.g. PPO; an error for a policy that
+    has none, such as DQN)."""
     collect_epsilon: float = 0.1
     """Probability of a uniformly random action with collect_exploration: epsilon."""
     tensorboard: bool = False

@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from config.base import BaseConfig, FieldError, suggest
+from config.base import BaseConfig, FieldError, UserError, suggest
 from config.config import GeneralConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = ("general_cfg", "algo_cfg", "env_cfg")
 
 
-class ConfigError(Exception):
+class ConfigError(UserError):
     """A user-facing config problem; the message is one line."""
 
 
@@ -122,8 +123,20 @@ def parse_overrides(items: list[str]) -> list[tuple[str, str, Any]]:
     return parsed
 
 
-def load_config(yaml_path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
-    """Defaults, then the YAML, then the overrides; validated. Raises ConfigError."""
+def load_config(
+    yaml_path: str | Path | None = None,
+    overrides: list[str] | None = None,
+    *,
+    checkpoint_config: Callable[[Path], dict[str, Any]] | None = None,
+) -> Config:
+    """Defaults, then the YAML, then the overrides; validated. Raises ConfigError.
+
+    ``checkpoint_config(path)`` returns the config sections a checkpoint was trained with. When
+    it is given, test, render and collect runs take ``algo_name``, ``env_name``, ``algo_cfg`` and
+    ``env_cfg`` from the checkpoint (``load_path``): the YAML and the overrides may leave them
+    out; env_cfg values they give win (a test env may differ), while an algo_name or algo_cfg
+    value that contradicts the checkpoint is an error naming the key.
+    """
     source = str(yaml_path) if yaml_path else "defaults"
     data = read_yaml(yaml_path) if yaml_path else {}
     over = parse_overrides(overrides or [])
@@ -140,6 +153,7 @@ def load_config(yaml_path: str | Path | None = None, overrides: list[str] | None
 
     general = GeneralConfig()
     _apply(general, "general_cfg", layered["general_cfg"])
+    saved, trained = _trained_config(general, origins, source, checkpoint_config)
     algo_name, algo_cls = _section_class(
         "algos", general.algo_name, origins.get(("general_cfg", "algo_name"), source)
     )
@@ -148,15 +162,23 @@ def load_config(yaml_path: str | Path | None = None, overrides: list[str] | None
     )
     general.algo_name, general.env_name = algo_name, env_name
     algo, env = algo_cls(), env_cls()
+    if saved is not None:
+        for obj, section in ((algo, "algo_cfg"), (env, "env_cfg")):
+            keys = obj.trained_keys
+            values = {k: v for k, v in saved[section].items() if keys is None or k in keys}
+            _apply(obj, section, [(trained, values)])
+        before = algo.to_dict()
     _apply(algo, "algo_cfg", layered["algo_cfg"])
     _apply(env, "env_cfg", layered["env_cfg"])
+    if saved is not None:
+        _check_contradictions(before, algo.to_dict(), origins, trained)
     for section, obj in (("general_cfg", general), ("algo_cfg", algo), ("env_cfg", env)):
         try:
             obj.check()
         except FieldError as err:
             top = err.key.split(".")[0].split("[")[0]
-            where = origins.get((section, top), source)
-            raise ConfigError(f"{where}: {section}.{err.key}: {err.message}") from None
+            where = origins.get((section, top), trained if section != "general_cfg" else None)
+            raise ConfigError(f"{where or source}: {section}.{err.key}: {err.message}") from None
     if general.load_checkpoint:
         resolve_load_path(general, origins.get(("general_cfg", "load_path"), source))
     if general.tensorboard:
@@ -170,6 +192,49 @@ def load_config(yaml_path: str | Path | None = None, overrides: list[str] | None
     return Config(general, algo, env)
 
 
+def _trained_config(
+    general: GeneralConfig,
+    origins: dict[tuple[str, str], str],
+    source: str,
+    checkpoint_config: Callable[[Path], dict[str, Any]] | None,
+) -> tuple[dict[str, Any] | None, str | None]:
+    """Test/render/collect from a checkpoint: its config sections and a label for messages;
+    ``algo_name`` and ``env_name`` are taken from it (an explicit contradicting value is an
+    error). (None, None) for other runs."""
+    if not (
+        general.mode != "train"
+        and general.load_checkpoint
+        and general.load_path
+        and checkpoint_config is not None
+    ):
+        return None, None
+    path = resolve_load_path(general, origins.get(("general_cfg", "load_path"), source))
+    saved = checkpoint_config(path)
+    trained = f"checkpoint {path}"
+    for key in ("algo_name", "env_name"):
+        value = str(saved["general_cfg"][key])
+        if ("general_cfg", key) in origins and getattr(general, key).lower() != value.lower():
+            raise ConfigError(
+                f"{origins[('general_cfg', key)]}: general_cfg.{key}: {getattr(general, key)}"
+                f" contradicts {trained}, trained with {value}; remove general_cfg.{key} "
+                "(test, render and collect take it from the checkpoint)"
+            )
+        setattr(general, key, value)
+    return saved, trained
+
+
+def _check_contradictions(
+    before: dict[str, Any], after: dict[str, Any], origins: dict[tuple[str, str], str], trained
+) -> None:
+    for (section, key), origin in origins.items():
+        if section == "algo_cfg" and after.get(key) != before.get(key):
+            raise ConfigError(
+                f"{origin}: algo_cfg.{key}: {after[key]!r} contradicts {trained}, trained "
+                f"with {before[key]!r}; remove algo_cfg.{key} (test, render and collect take "
+                "the algorithm config from the checkpoint)"
+            )
+
+
 def _apply(obj: BaseConfig, section: str, layers: list[tuple[str, dict[str, Any]]]) -> None:
     for origin, values in layers:
         try:
@@ -179,7 +244,9 @@ def _apply(obj: BaseConfig, section: str, layers: list[tuple[str, dict[str, Any]
 
 
 def resolve_load_path(general: GeneralConfig, origin: str = "config") -> Path:
-    """The checkpoint file that ``load_path`` names (a task dir, its models/, or a file)."""
+    """The checkpoint file that ``load_path`` names: a file, or a task directory (or its
+    ``models/``), where training resumes from ``last.pt`` and test, render and collect use
+    ``best.pt`` (each falling back to the other, then to the newest checkpoint)."""
     raw = Path(str(general.load_path)).expanduser()
     candidates = [raw] if raw.is_absolute() else [raw, Path(general.tasks_dir) / raw]
     path = next((c for c in candidates if c.exists()), None)
@@ -191,17 +258,17 @@ def resolve_load_path(general: GeneralConfig, origin: str = "config") -> Path:
     if path.is_file():
         return path
     models = path / "models" if (path / "models").is_dir() else path
-    best = models / "best.pt"
-    if best.is_file():
-        return best
+    order = ("last.pt", "best.pt") if general.mode == "train" else ("best.pt", "last.pt")
+    for name in order:
+        if (models / name).is_file():
+            return models / name
     checkpoints = sorted(models.glob("*.pt"), key=lambda p: p.stat().st_mtime)
     if not checkpoints:
         raise ConfigError(
             f"{origin}: general_cfg.load_path: no checkpoint (*.pt) in {models}; "
             "train with this task directory first or give a checkpoint file"
         )
-    final = models / "last.pt"
-    return final if final.is_file() else checkpoints[-1]
+    return checkpoints[-1]
 
 
 def describe_keys() -> str:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("config", "algos", "envs", "framework")
 
 
@@ -59,67 +59,26 @@ def fail(message: str, code: int = 2) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from config.loader import ConfigError, describe_keys, load_config, resolve_load_path
+    from config.base import UserError
+    from config.loader import describe_keys
 
     if args.keys:
         print(describe_keys())
         return 0
-    try:
-        cfg = load_config(args.yaml, args.overrides)
-        ckpt = resolve_load_path(cfg.general) if cfg.general.load_checkpoint else None
-    except ConfigError as err:
-        return fail(str(err))
-    g = cfg.general
-    from framework.render import display_error, effective_render_mode
-
-    no_display = display_error(effective_render_mode(cfg))
-    if no_display:
-        return fail(f"env_cfg.render_mode: {no_display}")
-
-    from algos.base.policy import UnsupportedSpace
-    from framework.recorder import CheckpointError, TaskDir
-    from framework.trainer import Prepared, exploration_error, run
+    from framework.api import run
+    from framework.runtime.setup import load_run_config
 
     try:
-        prep = Prepared(cfg, ckpt)
-    except (CheckpointError, UnsupportedSpace) as err:
+        cfg = load_run_config(args.yaml, args.overrides)
+        summary = run(cfg)
+    except UserError as err:
         return fail(str(err))
     except KeyboardInterrupt:
         return fail("interrupted before the run started; nothing was written", 130)
-    bad_exploration = exploration_error(cfg, prep.policy)
-    if bad_exploration:
-        return fail(bad_exploration)
-    ray_started = False
-    if g.mode == "train" and g.mp_backend == "ray":  # Ray's resources, before any file
-        from framework.ray_backend import RaySetupError, check_resources, init_ray
-
-        try:
-            ray_started = init_ray(g)
-            check_resources(g)
-        except RaySetupError as err:
-            stop_ray(ray_started)
-            return fail(str(err))
-    label = __import__(f"envs.{g.env_name}.env", fromlist=["env_label"]).env_label(cfg.env)
-    task = TaskDir.create(g.tasks_dir, g.mode, label, g.algo_name)
-    task.save_config(cfg.dump())
-    logger = task.setup_logging()
-    logger.info("rldojo run in %s\n%s", task.root, cfg.dump())
-    try:
-        summary = run(cfg, task, prep)
-    finally:
-        task.close()
-        stop_ray(ray_started)
-    print(f"Task directory: {task.root}")
+    print(f"Task directory: {summary['task_dir']}")
     if summary.get("error"):
         return fail(summary["error"], 1)
     return 130 if summary.get("interrupted") else 0
-
-
-def stop_ray(started: bool) -> None:
-    if started:
-        import ray
-
-        ray.shutdown()
 
 
 if __name__ == "__main__":

@@ -38,8 +38,12 @@ def test_train_test_resume(tasks):
         assert (run / rel).is_file(), rel
     s = summary(run)
     assert s["env_steps"] >= 3000 and s["stop_reason"] == "max_env_steps"
+    # periodic checkpoints at the first loop boundary (learn phases of 16 updates) at or past
+    # every multiple of 50 update steps, named by their update step
     periodic = sorted(int(p.stem) for p in (run / "models").glob("[0-9]*.pt"))
-    assert periodic and all(step % 50 == 0 for step in periodic)
+    assert periodic and all(step % 16 == 0 for step in periodic)
+    assert [step // 50 for step in periodic] == list(range(1, len(periodic) + 1))
+    assert periodic[-1] + 16 > s["update_steps"] // 50 * 50
     assert len(rows(run / "results" / "evals.csv")) == 3
     episodes = rows(run / "results" / "episodes.csv")
     assert [int(r["episode"]) for r in episodes] == list(range(1, len(episodes) + 1))
@@ -67,8 +71,8 @@ def test_train_test_resume(tasks):
     assert int(first["env_steps"]) > s["env_steps"]
     new_last = torch.load(resumed / "models" / "last.pt", weights_only=False)
     assert (
-        new_last["policy"]["optimizers"]["optim"]["step"]
-        > last["policy"]["optimizers"]["optim"]["step"]
+        new_last["policy"]["optimizers"]["q"]["steps"][0]
+        > last["policy"]["optimizers"]["q"]["steps"][0]
     )
     assert new_last["counters"]["episodes"] > last["counters"]["episodes"]
 
@@ -120,17 +124,24 @@ def test_incompatible_checkpoints_are_clear_errors(tasks, tmp_path):
     run = run_main(tasks, "general_cfg.max_env_steps=600", "general_cfg.online_eval=false",
                    "algo_cfg.learning_starts=200", "general_cfg.save_fig=false")  # fmt: skip
     count = len(list(tasks.iterdir()))
+    test_mode = ["general_cfg.mode=test"]
     cases = [
+        # test mode takes the algorithm from the checkpoint: a contradiction names the key
+        (test_mode + ["general_cfg.algo_name=PPO"],
+         "general_cfg.algo_name: PPO contradicts checkpoint"),
+        (test_mode + ["algo_cfg.value_layers=[{layer_type: linear, layer_dim: [32]}]"],
+         "algo_cfg.value_layers: [{'layer_type': 'linear', 'layer_dim': [32]"),
+        (test_mode + ["env_cfg.id=Acrobot-v1"], "incompatible with this env"),
+        # resuming takes the YAML as given: the checkpoint must fit it
         (["general_cfg.algo_name=PPO"], "trained with algo_name DQN, this config uses PPO"),
-        (["env_cfg.id=Acrobot-v1"], "incompatible with this env"),
         (
             ["algo_cfg.value_layers=[{layer_type: linear, layer_dim: [32]}]"],
             "does not fit this config's networks",
         ),
     ]
     for extra, expected in cases:
-        proc = run_cli("general_cfg.mode=test", "general_cfg.load_checkpoint=true",
-                       f"general_cfg.load_path={run}", f"general_cfg.tasks_dir={tasks}", *extra)  # fmt: skip
+        proc = run_cli("general_cfg.load_checkpoint=true", f"general_cfg.load_path={run}",
+                       f"general_cfg.tasks_dir={tasks}", *extra)  # fmt: skip
         assert proc.returncode == 2 and expected in proc.stderr, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
     garbage = tmp_path / "bad.pt"

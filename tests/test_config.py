@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 from pathlib import Path
 
@@ -206,7 +207,7 @@ def test_keys_lists_every_documented_key():
     classes = [GeneralConfig] + [_section_class("algos", a, "")[1] for a in available("algos")]
     classes += [_section_class("envs", e, "")[1] for e in available("envs")]
     for cls in classes:
-        missing = [f for f in cls.__dataclass_fields__ if f not in cls.docs()]
+        missing = [f.name for f in dataclasses.fields(cls) if f.name not in cls.docs()]
         assert not missing, f"{cls.__module__}.{cls.__name__} fields without docstring: {missing}"
 
 

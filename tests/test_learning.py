@@ -1,5 +1,6 @@
 """Learning tests: with a fixed seed, DQN and PPO reach a 10-episode deterministic evaluation
-mean of at least 475 on CartPole-v1 within a fixed env-step budget (the presets as shipped)."""
+mean of at least 475 on CartPole-v1 within 60,000 env steps (the presets as shipped: their own
+budgets, over which the learning-rate schedules run)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ PRESETS = ROOT / "config" / "presets"
 )
 def test_cartpole_reaches_475(tasks, preset, budget):
     run = run_main(tasks, "--yaml", str(PRESETS / preset), "general_cfg.seed=1",
-                   f"general_cfg.max_env_steps={budget}", "general_cfg.save_fig=false")  # fmt: skip
+                   "general_cfg.save_fig=false")  # fmt: skip
     s = summary(run)
     assert s["threshold_reached"], f"best eval {s['best_eval']} after {s['env_steps']} steps"
     assert s["best_eval"] >= 475 and s["threshold_env_steps"] <= budget

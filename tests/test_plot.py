@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from framework.plot import FigureWriter
+from framework.records.plot import FigureWriter
 
 EPISODES = [{"env_steps": 20 * i, "return": float(i % 50)} for i in range(200)]
 EVALS = [{"env_steps": 1000 * i, "mean_return": 10.0 * i, "std_return": 1.0} for i in range(4)]

@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 
 from framework.cli import ROOT, main
-from framework.trajectories import SHARD_SIZE, iter_trajectories, load_transitions
+from framework.data.trajectories import SHARD_SIZE, iter_trajectories, load_transitions
 
 ENV_ID = "CartPole-v1"
 
@@ -109,19 +109,20 @@ def collect(tasks, run, *overrides) -> Path:
 
 
 def gif_frames(path: Path, fps: int = 30) -> int:
-    """Frames of ``path`` counted in 1/fps units: Pillow stores identical consecutive frames
-    (the cart barely moved) as one longer frame, the playback time stays exact."""
+    """Frames of ``path`` counted in 1/fps units from its playback time: Pillow stores identical
+    consecutive frames (the cart barely moved) as one longer frame; GIF delays are whole
+    centiseconds, so the total is the real length n / fps rounded to 10 ms."""
     with Image.open(path) as im:
         assert im.is_animated or im.n_frames == 1
         total_ms = 0
         for i in range(im.n_frames):
             im.seek(i)
             total_ms += im.info["duration"]
-        n = im.n_frames
-    frame_ms = round(1000 / fps, -1)  # GIF delays are in 1/100 s
-    assert total_ms % frame_ms == 0
-    assert n <= total_ms // frame_ms
-    return int(total_ms // frame_ms)
+        images = im.n_frames
+    n = round(total_ms * fps / 1000)
+    assert total_ms == round(n * 100 / fps) * 10, "the GIF's length is not n / fps"
+    assert images <= n
+    return n
 
 
 # ---- render --------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Tests for framework.trajectories: episode assembly, sharded storage and loading."""
+"""Tests for framework.data.trajectories: episode assembly, sharded storage and loading."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from framework.trajectories import (
+from framework.data.trajectories import (
     FORMAT,
     SHARD_SIZE,
     EpisodeAssembler,

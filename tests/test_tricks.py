@@ -16,17 +16,20 @@ import numpy as np
 import pytest
 import torch
 
+from algos.base.on_policy import standardize
 from algos.base.returns import compute_gae
-from algos.PPO.policy import standardize, value_loss
+from algos.PPO.policy import value_loss
 from config.loader import load_config
-from framework.agent import build_policy, load_checkpoint
-from framework.buffers import NStepAdder
-from framework.collector import Collector
-from framework.data import StepBatch
-from framework.envs import spaces_of
-from framework.normalization import ObsNormalizer
-from framework.recorder import TaskDir, read_checkpoint
-from framework.trainer import Prepared, train_single
+from envs.vector import spaces_of
+from framework.data.adders import NStepAdder
+from framework.data.normalization import ObsNormalizer
+from framework.data.types import StepBatch
+from framework.records.checkpoint import read_checkpoint
+from framework.records.taskdir import TaskDir
+from framework.runtime.collector import Collector
+from framework.runtime.loop import train_single
+from framework.runtime.seeding import env_seeds
+from framework.runtime.setup import Setup, build_policy, load_checkpoint
 
 PRESET = "config/presets/Pendulum-v1_PPO.yaml"
 
@@ -84,16 +87,16 @@ def test_obs_stats_frozen_while_acting_and_collecting():
     policy, cfg = make_policy("PPO", "algo_cfg.obs_norm=true", "env_cfg.n_envs=4")
     policy.obs_norm.update(np.random.default_rng(0).normal(0, 1, (10, 4)))
     before = policy.obs_norm.state_dict()
-    collector = Collector(cfg, policy, 4, seed=1)
+    collector = Collector(cfg, policy, 4, env_seeds(1, 4))
     out = collector.collect(16)
-    policy.act(out.batch.obs[0], deterministic=True)
+    policy.act(out.batch.obs[0], "greedy")
     collector.close()
     after = policy.obs_norm.state_dict()
     assert after["count"] == before["count"]
     np.testing.assert_array_equal(after["mean"], before["mean"])
     policy.observe(out.batch.obs)  # the training loop's update, with the raw [T, N, obs] array
     assert policy.obs_norm.count == before["count"] + 16 * 4
-    policy.observe(out.batch)  # a StepBatch works too
+    policy.observe(out.batch.next_obs)  # statistics accumulate over calls
     assert policy.obs_norm.count == before["count"] + 2 * 16 * 4
 
 
@@ -101,7 +104,7 @@ def test_reward_scaling_keeps_raw_rewards():
     policy, cfg = make_policy(
         "PPO", "algo_cfg.reward_scale=true", "env_cfg.n_envs=4", env_id="Pendulum-v1"
     )
-    collector = Collector(cfg, policy, 4, seed=1)
+    collector = Collector(cfg, policy, 4, env_seeds(1, 4))
     out = collector.collect(50)
     collector.close()
     raw, learn = out.batch.rewards, out.batch.learn_rewards
@@ -143,10 +146,10 @@ def test_checkpoint_acts_like_live_policy_and_keeps_its_stats(algo, tmp_path):
         *CKPT_RUNS[algo],
     ]
     cfg = make_cfg(algo, *overrides)
-    prep = Prepared(cfg)
+    setup = Setup(cfg)
     task = TaskDir.create(tmp_path, "train", "CartPole-v1", algo)
-    summary = train_single(cfg, task, prep)
-    live = prep.policy
+    summary = train_single(cfg, task, setup)
+    live = setup.policy
     assert summary["env_steps"] == live.obs_norm.count >= 4000  # every collected obs, once
 
     obs = np.random.default_rng(3).normal(0, 1.5, (256, 4)).astype(np.float32)
@@ -160,7 +163,7 @@ def test_checkpoint_acts_like_live_policy_and_keeps_its_stats(algo, tmp_path):
             rebuilt.obs_norm.state_dict()[key], live.obs_norm.state_dict()[key]
         )
     np.testing.assert_array_equal(
-        rebuilt.act(obs, deterministic=True)[0], live.act(obs, deterministic=True)[0]
+        rebuilt.act(obs, "greedy").actions, live.act(obs, "greedy").actions
     )
     np.testing.assert_array_equal(rebuilt.preprocess(obs), live.preprocess(obs))
 
@@ -176,7 +179,7 @@ def test_checkpoint_acts_like_live_policy_and_keeps_its_stats(algo, tmp_path):
     # resuming (train mode) restores statistics, counters and learning-rate state
     resume_cfg = make_cfg(algo, *overrides, "general_cfg.load_checkpoint=true",
                           f"general_cfg.load_path={task.models / 'last.pt'}")  # fmt: skip
-    resumed = Prepared(resume_cfg, task.models / "last.pt")
+    resumed = Setup(resume_cfg, task.models / "last.pt")
     np.testing.assert_array_equal(resumed.policy.obs_norm.mean, live.obs_norm.mean)
     assert resumed.policy.obs_norm.count == live.obs_norm.count
     assert resumed.policy.update_step == live.update_step
@@ -195,7 +198,7 @@ def test_linear_lr_and_entropy_schedules():
         "algo_cfg.ent_coef=0.01", "algo_cfg.ent_coef_end=0.002",
         "general_cfg.max_env_steps=10000",
     )  # fmt: skip
-    assert policy.total_env_steps == 10000
+    assert policy.budget.total == 10000 and policy.budget.unit == "env_steps"
     for steps, lr, ent in [(0, 1e-3, 0.01), (2500, 7.75e-4, 0.008), (5000, 5.5e-4, 0.006),
                            (10000, 1e-4, 0.002), (25000, 1e-4, 0.002)]:  # fmt: skip
         policy.env_steps = steps
@@ -205,23 +208,26 @@ def test_linear_lr_and_entropy_schedules():
     policy.env_steps = 5000
     out = policy.learn(tiny_rollout(policy))
     assert math.isclose(out.metrics["lr"], 5.5e-4, rel_tol=1e-6)
-    assert math.isclose(policy.optim.param_groups[0]["lr"], 5.5e-4, rel_tol=1e-6)
+    assert math.isclose(policy.optimizers()["ac"].param_groups[0]["lr"], 5.5e-4, rel_tol=1e-6)
 
 
 def test_dqn_epsilon_exponential_schedule():
     policy, _ = make_policy("DQN", "algo_cfg.epsilon_start=1.0", "algo_cfg.epsilon_end=0.05",
-                            "algo_cfg.epsilon_decay=1000")  # fmt: skip
+                            "algo_cfg.epsilon_decay=1000", "algo_cfg.learning_starts=0")  # fmt: skip
     for steps, eps in [(0, 1.0), (1000, 0.05 + 0.95 * 0.36787944117), (3000, 0.0973),
                        (100_000, 0.05)]:  # fmt: skip
         policy.env_steps = steps
         assert math.isclose(policy.epsilon, eps, abs_tol=1e-4), steps
     # greedy when deterministic, ~epsilon random otherwise
     obs = np.zeros((2000, 4), np.float32)
-    greedy = policy.act(obs, deterministic=True)[0]
+    greedy = policy.act(obs, "greedy").actions
     assert len(set(greedy)) == 1
     policy.env_steps = 0  # epsilon 1: about half the actions differ from the greedy one
-    frac = float(np.mean(policy.act(obs)[0] != greedy))
+    frac = float(np.mean(policy.act(obs).actions != greedy))
     assert 0.4 < frac < 0.6
+    policy.env_steps = 100_000  # epsilon 0.05: about 2.5% differ
+    frac = float(np.mean(policy.act(obs).actions != greedy))
+    assert 0.01 < frac < 0.05
 
 
 def test_adaptive_kl_moves_lr_in_the_right_direction_within_bounds():
@@ -240,7 +246,8 @@ def test_adaptive_kl_moves_lr_in_the_right_direction_within_bounds():
         policy.adapt_lr(0.0)
     assert math.isclose(policy.current_lr(), 1e-2)  # ceiling lr * 10
     # the adapted lr is part of the checkpoint state
-    other, _ = make_policy("PPO", "algo_cfg.lr_schedule=adaptive_kl", "algo_cfg.target_kl=0.01")
+    other, _ = make_policy("PPO", "algo_cfg.lr_schedule=adaptive_kl", "algo_cfg.target_kl=0.01",
+                           "algo_cfg.lr=1e-3")  # fmt: skip
     other.load_state_dict(policy.state_dict())
     assert math.isclose(other.current_lr(), 1e-2)
     # and learn() applies it: with a tiny target every update lowers it
@@ -284,7 +291,7 @@ def step_batch(obs_t, rewards, terminated, truncated) -> StepBatch:
 
 
 def test_n_step_returns_by_hand():
-    adder = NStepAdder(1, 3, 0.9)
+    adder = NStepAdder(3, 0.9)
     # obs t, next_obs t + 0.5; truncated at t=1, terminated at t=4, t=5 still open
     out = adder(step_batch(range(6), [1, 2, 3, 4, 5, 6], [0, 0, 0, 0, 1, 0], [0, 1, 0, 0, 0, 0]))
     # [t0,t1] truncated: 1 + 0.9*2 = 2.8, bootstrap 0.81 from next_obs 1.5; [t1]: 2, 0.9
@@ -299,7 +306,7 @@ def test_n_step_returns_by_hand():
     np.testing.assert_allclose(out.discounts, [0.729], rtol=1e-6)
     assert out.obs[0, 0] == 5 and out.next_obs[0, 0] == 7.5
     # n = 1: one-step transitions, zero discount only on termination
-    one = NStepAdder(1, 1, 0.9)(step_batch(range(3), [1, 2, 3], [0, 1, 0], [1, 0, 0]))
+    one = NStepAdder(1, 0.9)(step_batch(range(3), [1, 2, 3], [0, 1, 0], [1, 0, 0]))
     np.testing.assert_allclose(one.rewards, [1, 2, 3])
     np.testing.assert_allclose(one.discounts, [0.9, 0.0, 0.9])
 
@@ -307,25 +314,25 @@ def test_n_step_returns_by_hand():
 # ---- gradient clipping -----------------------------------------------------------------------
 def big_loss(policy) -> torch.Tensor:
     obs = policy.preprocess(np.ones((8, 4), np.float32) * 3)
-    return 1e4 * (policy.ac.value(obs) ** 2).mean() + 1e4 * policy.ac.dist(obs).logits.sum()
+    return 1e4 * (policy.ac.value(obs) ** 2).mean() + 1e4 * policy.ac.actor_out(obs).sum()
 
 
 def test_grad_clip_by_norm_and_by_value():
     policy, _ = make_policy("PPO", "algo_cfg.max_grad_norm=0.1")
     params = list(policy.ac.parameters())
-    pre = policy._step(policy.optim, big_loss(policy), params)
+    pre = policy.optimize("ac", big_loss(policy))
     post = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in params]))
     assert pre > 1.0 and float(post) <= 0.1 + 1e-5
 
     policy, _ = make_policy("PPO", "algo_cfg.max_grad_norm=null", "algo_cfg.grad_clip_value=0.01")
     params = list(policy.ac.parameters())
-    policy._step(policy.optim, big_loss(policy), params)
+    policy.optimize("ac", big_loss(policy))
     grads = torch.cat([p.grad.flatten() for p in params if p.grad is not None]).abs()
     assert float(grads.max()) <= 0.01 + 1e-9
     assert int((grads == 0.01).sum()) > 10  # many elements were cut to the bound
 
     policy, _ = make_policy("PPO", "algo_cfg.max_grad_norm=null")  # both off: untouched
-    pre = policy._step(policy.optim, big_loss(policy), policy.ac.parameters())
+    pre = policy.optimize("ac", big_loss(policy))
     biggest = max(float(p.grad.abs().max()) for p in policy.ac.parameters() if p.grad is not None)
     assert biggest > 1.0
 
@@ -420,7 +427,7 @@ def test_shared_trunk():
     # the value loss moves the shared trunk (and not the actor head)
     before = [p.detach().clone() for p in shared.ac.actor_trunk.parameters()]
     obs = shared.preprocess(np.ones((4, 4), np.float32))
-    shared._step(shared.optim, (shared.ac.value(obs) - 5).pow(2).mean(), shared.ac.parameters())
+    shared.optimize("ac", (shared.ac.value(obs) - 5).pow(2).mean())
     assert any(not torch.equal(b, p) for b, p in zip(before, shared.ac.actor_trunk.parameters()))
     # and it round-trips through state_dict
     other, _ = make_policy("PPO", "algo_cfg.shared_trunk=true")

@@ -1,4 +1,11 @@
-"""Networks built from layer lists (``value_layers``, ``actor_layers``, ...)."""
+"""Networks built from layer lists (``value_layers``, ``actor_layers``, ...), and the networks
+the algorithm families share: Q-networks (scalar or per-atom, optionally dueling), actor-critics
+(categorical or Gaussian heads, shared or separate trunks), continuous Q critics with
+``n_critics`` members, deterministic and tanh-Gaussian actors.
+
+A layer list is the *trunk*; the image encoder's output (C, H, W) feeds conv2d layers directly,
+and the first linear layer after them flattens, so a Nature CNN is a layer list too.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from algos.base.config import LayerSpec
+from config.base import UserError
 
 ACTIVATION_MODULES: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -55,24 +63,36 @@ class Trunk(nn.Sequential):
         return x
 
 
-def build_trunk(input_shape: tuple[int, ...], layers: list[LayerSpec]) -> tuple[nn.Module, int]:
+def build_trunk(
+    input_shape: tuple[int, ...], layers: list[LayerSpec], key: str = "layers"
+) -> tuple[nn.Module, int]:
     """A Trunk (Sequential) from the layer list; returns it and its flat output size.
 
     A linear layer after a multi-dimensional input flattens it first, so a plain list of
-    linear layers works for any Box observation.
+    linear layers works for any Box observation. ``layernorm`` normalizes over every feature of
+    its input (C, H and W after a conv2d). ``key`` names the list in error messages.
     """
     modules: list[nn.Module] = []
     shape = tuple(input_shape)
-    for spec in layers:
+    for i, spec in enumerate(layers):
         if spec.layer_type == "conv2d":
             if len(shape) != 3:
-                raise ValueError(f"conv2d needs a [C, H, W] input, got shape {shape}")
+                raise UserError(
+                    f"algo_cfg.{key}[{i}]: conv2d needs an image input [C, H, W], got shape "
+                    f"{shape}; use linear layers for vector observations"
+                )
+            if min(shape[1:]) + 2 * spec.padding < spec.kernel_size:
+                raise UserError(
+                    f"algo_cfg.{key}[{i}]: kernel_size {spec.kernel_size} is larger than its "
+                    f"input {shape[1:]}; use a smaller kernel_size or stride earlier"
+                )
             conv = nn.Conv2d(
                 shape[0], spec.layer_dim[0], spec.kernel_size, spec.stride, spec.padding
             )
             modules += [conv, ACTIVATION_MODULES[spec.activation]()]
-            with torch.no_grad():
-                shape = tuple(conv(torch.zeros(1, *shape)).shape[1:])
+            h = (shape[1] + 2 * spec.padding - spec.kernel_size) // spec.stride + 1
+            w = (shape[2] + 2 * spec.padding - spec.kernel_size) // spec.stride + 1
+            shape = (spec.layer_dim[0], h, w)
             continue
         if spec.layer_type == "flatten" or (spec.layer_type == "linear" and len(shape) > 1):
             modules.append(nn.Flatten())
@@ -84,7 +104,7 @@ def build_trunk(input_shape: tuple[int, ...], layers: list[LayerSpec]) -> tuple[
             ]
             shape = (spec.layer_dim[0],)
         elif spec.layer_type == "layernorm":
-            modules.append(nn.LayerNorm(shape[-1]))
+            modules.append(nn.LayerNorm(list(shape)))
     if len(shape) > 1:
         modules.append(nn.Flatten())
     return Trunk(*modules), int(np.prod(shape))
@@ -100,3 +120,141 @@ def orthogonal_init(module: nn.Module, head: nn.Module | None = None, head_gain:
     if head is not None:
         nn.init.orthogonal_(head.weight, head_gain)
         nn.init.zeros_(head.bias)
+
+
+class QNetwork(nn.Module):
+    """Q(s, .) for discrete actions: [B, n_actions], or [B, n_actions, atoms] with ``atoms`` > 1
+    (a distributional head's logits or quantiles). ``dueling`` splits the head into a state value
+    and advantages, Q = V + A - mean_a(A), per atom."""
+
+    def __init__(
+        self,
+        obs_shape: tuple[int, ...],
+        layers: list[LayerSpec],
+        n_actions: int,
+        dueling: bool = False,
+        atoms: int = 1,
+        ortho_init: bool = False,
+        key: str = "value_layers",
+    ):
+        super().__init__()
+        self.trunk, hidden = build_trunk(obs_shape, layers, key)
+        self.n_actions, self.atoms = n_actions, atoms
+        self.head = nn.Linear(hidden, n_actions * atoms)
+        self.value = nn.Linear(hidden, atoms) if dueling else None
+        if ortho_init:
+            orthogonal_init(self.trunk, self.head, 1.0)
+            if self.value is not None:  # the dueling value stream is an output head too
+                orthogonal_init(nn.Identity(), self.value, 1.0)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        h = self.trunk(obs)
+        q = self.head(h)
+        if self.atoms > 1:
+            q = q.view(-1, self.n_actions, self.atoms)
+        if self.value is not None:
+            v = self.value(h)
+            v = v.unsqueeze(1) if self.atoms > 1 else v
+            q = v + q - q.mean(dim=1, keepdim=True)
+        return q
+
+
+class ActorCritic(nn.Module):
+    """A policy head (logits, or a Gaussian mean with a state-independent log std) and a value
+    head, on separate trunks or one shared trunk."""
+
+    def __init__(
+        self,
+        obs_shape: tuple[int, ...],
+        actor_layers: list[LayerSpec],
+        critic_layers: list[LayerSpec],
+        action_dim: int,
+        continuous: bool,
+        shared_trunk: bool = False,
+        log_std_init: float = 0.0,
+        ortho_init: bool = False,
+    ):
+        super().__init__()
+        self.actor_trunk, h_actor = build_trunk(obs_shape, actor_layers, "actor_layers")
+        if shared_trunk:
+            self.critic_trunk, h_critic = self.actor_trunk, h_actor
+        else:
+            self.critic_trunk, h_critic = build_trunk(obs_shape, critic_layers, "critic_layers")
+        self.actor_head = nn.Linear(h_actor, action_dim)
+        self.critic_head = nn.Linear(h_critic, 1)
+        self.continuous = continuous
+        if continuous:
+            self.log_std = nn.Parameter(torch.full((action_dim,), float(log_std_init)))
+        if ortho_init:
+            orthogonal_init(self.actor_trunk, self.actor_head, 0.01)
+            orthogonal_init(self.critic_trunk, self.critic_head, 1.0)
+
+    def actor_out(self, obs: torch.Tensor) -> torch.Tensor:
+        """Logits (discrete) or the Gaussian mean (continuous)."""
+        return self.actor_head(self.actor_trunk(obs))
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.critic_head(self.critic_trunk(obs)).squeeze(-1)
+
+
+class ContinuousCritic(nn.Module):
+    """``n_critics`` independent Q(s, a) networks on [obs, action]; returns [n_critics, B].
+    Actions are in env units (as replay stores them)."""
+
+    def __init__(
+        self,
+        obs_shape: tuple[int, ...],
+        action_dim: int,
+        layers: list[LayerSpec],
+        n_critics: int = 2,
+        key: str = "critic_layers",
+    ):
+        super().__init__()
+        if len(obs_shape) != 1:
+            raise UserError(
+                f"algo_cfg.{key}: continuous critics take vector observations, got shape "
+                f"{obs_shape}"
+            )
+        in_shape = (obs_shape[0] + action_dim,)
+        self.members = nn.ModuleList()
+        for _ in range(n_critics):
+            trunk, hidden = build_trunk(in_shape, layers, key)
+            self.members.append(nn.Sequential(trunk, nn.Linear(hidden, 1)))
+
+    def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([obs, actions], dim=-1)
+        return torch.stack([m(x).squeeze(-1) for m in self.members])
+
+
+class DeterministicActor(nn.Module):
+    """a = scale(tanh(f(s))): actions inside the Box bounds (TD3, DDPG)."""
+
+    def __init__(self, obs_shape, layers: list[LayerSpec], action_dim: int, scaler: nn.Module,
+                 key: str = "actor_layers"):  # fmt: skip
+        super().__init__()
+        self.trunk, hidden = build_trunk(obs_shape, layers, key)
+        self.head = nn.Linear(hidden, action_dim)
+        self.scaler = scaler
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.scaler.scale(torch.tanh(self.head(self.trunk(obs))))
+
+
+class GaussianActorHead(nn.Module):
+    """Mean and state-dependent log std, log std squashed into [log_std_min, log_std_max]
+    (SAC; CleanRL's bounds by default)."""
+
+    def __init__(self, obs_shape, layers: list[LayerSpec], action_dim: int,
+                 log_std_min: float = -5.0, log_std_max: float = 2.0,
+                 key: str = "actor_layers"):  # fmt: skip
+        super().__init__()
+        self.trunk, hidden = build_trunk(obs_shape, layers, key)
+        self.mean = nn.Linear(hidden, action_dim)
+        self.log_std = nn.Linear(hidden, action_dim)
+        self.log_std_min, self.log_std_max = log_std_min, log_std_max
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.trunk(obs)
+        log_std = torch.tanh(self.log_std(h))
+        log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (log_std + 1)
+        return self.mean(h), log_std

@@ -2,8 +2,11 @@
 
 Why not ``torch.optim.Adam``: constructing any torch optimizer imports ``torch._dynamo``
 (about 1.7 s on a 2-core machine), which is more than PPO needs to solve CartPole. This
-implementation is the textbook update, exposes ``param_groups`` (for learning-rate
-schedules) and round-trips its state through ``state_dict``/``load_state_dict``.
+implementation is the textbook update with torch's semantics (tested against
+``torch.optim.Adam`` in ``tests/test_distributions.py``): each parameter keeps its own step count,
+so a parameter without a gradient in some steps (an unused head, a frozen part) gets the bias
+correction of the updates it really had. It exposes ``param_groups`` (learning-rate schedules)
+and round-trips its state through ``state_dict``/``load_state_dict``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ class Adam:
     ):
         self.params = [p for p in params if p.requires_grad]
         self.param_groups = [{"params": self.params, "lr": lr, "betas": betas, "eps": eps}]
-        self.step_count = 0
+        self.steps = [0] * len(self.params)
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
 
@@ -46,20 +49,26 @@ class Adam:
         grads = [self.params[i].grad for i in idx]
         m = [self.exp_avg[i] for i in idx]
         v = [self.exp_avg_sq[i] for i in idx]
-        self.step_count += 1
+        for i in idx:
+            self.steps[i] += 1
         torch._foreach_lerp_(m, grads, 1 - b1)
         torch._foreach_mul_(v, b2)
         torch._foreach_addcmul_(v, grads, grads, value=1 - b2)
-        bias1 = 1 - b1**self.step_count
-        bias2 = 1 - b2**self.step_count
         denom = torch._foreach_sqrt(v)
-        torch._foreach_div_(denom, math.sqrt(bias2))
+        steps = [self.steps[i] for i in idx]
+        if len(set(steps)) == 1:  # the usual case: one bias correction for all
+            bias1, bias2 = 1 - b1 ** steps[0], 1 - b2 ** steps[0]
+            torch._foreach_div_(denom, math.sqrt(bias2))
+            torch._foreach_add_(denom, eps)
+            torch._foreach_addcdiv_(params, m, denom, value=-lr / bias1)
+            return
+        torch._foreach_div_(denom, [math.sqrt(1 - b2**s) for s in steps])
         torch._foreach_add_(denom, eps)
-        torch._foreach_addcdiv_(params, m, denom, value=-lr / bias1)
+        torch._foreach_addcdiv_(params, m, denom, [-lr / (1 - b1**s) for s in steps])
 
     def state_dict(self) -> dict:
         return {
-            "step": self.step_count,
+            "steps": list(self.steps),
             "exp_avg": [t.clone() for t in self.exp_avg],
             "exp_avg_sq": [t.clone() for t in self.exp_avg_sq],
             "lr": self.param_groups[0]["lr"],
@@ -70,7 +79,7 @@ class Adam:
             a.shape != p.shape for a, p in zip(state["exp_avg"], self.params)
         ):
             raise ValueError("optimizer state does not match the network's parameters")
-        self.step_count = int(state["step"])
+        self.steps = [int(s) for s in state["steps"]]
         device = self.params[0].device if self.params else "cpu"
         self.exp_avg = [t.to(device).clone() for t in state["exp_avg"]]
         self.exp_avg_sq = [t.to(device).clone() for t in state["exp_avg_sq"]]

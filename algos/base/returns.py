@@ -31,3 +31,28 @@ def compute_gae(
         last = deltas[t] + gamma * gae_lambda * not_end[t] * last
         adv[t] = last
     return adv.astype(np.float32)
+
+
+def compute_mc_returns(
+    rewards: np.ndarray,
+    next_values: np.ndarray,
+    terminated: np.ndarray,
+    truncated: np.ndarray,
+    gamma: float,
+) -> np.ndarray:
+    """Discounted Monte-Carlo returns over a [T, n_envs] rollout, per env column.
+
+    G_t = r_t + gamma * G_{t+1} inside an episode; at a termination G_t = r_t; at a time-limit
+    truncation G_t = r_t + gamma * V(final obs) (the episode would have gone on); at the end of
+    the rollout, an episode still running bootstraps from ``next_values[T-1]`` the same way.
+    With complete episodes (REINFORCE) no bootstrap value is used at all.
+    """
+    T = len(rewards)
+    returns = np.zeros(rewards.shape, np.float64)
+    running = np.zeros(rewards.shape[1:], np.float64)  # G_{t+1}
+    for t in reversed(range(T)):
+        boot = np.where(terminated[t], 0.0, next_values[t])
+        running = np.where(truncated[t] | terminated[t] | (t == T - 1), boot, running)
+        running = rewards[t] + gamma * running
+        returns[t] = running
+    return returns.astype(np.float32)

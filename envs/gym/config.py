@@ -58,6 +58,8 @@ def resolve_wrapper(name: str, path: str = "wrappers"):
 
 @dataclass
 class EnvConfig(BaseConfig):
+    trained_keys = ("id", "make_kwargs", "wrappers")  # the env itself, not how a run uses it
+
     id: str = "CartPole-v1"
     """Gymnasium id (`module:Id` imports module first, e.g. for third-party envs)."""
     render_mode: Literal["human", "rgb_array"] | None = None
@@ -88,9 +90,25 @@ class EnvConfig(BaseConfig):
         check_env_id(self.id)
 
 
+def register_ale() -> None:
+    """Register ale-py's ``ALE/...`` ids with gymnasium (they exist only once ale_py is imported);
+    a FieldError naming the extra to install when ale-py is missing."""
+    import gymnasium as gym
+
+    try:
+        ale_py = importlib.import_module("ale_py")
+    except ImportError:
+        raise FieldError(
+            "id", "ALE/... ids need ale-py: pip install 'rldojo[atari]' (or gymnasium[atari])"
+        ) from None
+    gym.register_envs(ale_py)
+
+
 def check_env_id(env_id: str) -> None:
     import gymnasium as gym
 
+    if env_id.startswith("ALE/"):
+        register_ale()
     if ":" in env_id:
         module = env_id.split(":")[0]
         try:

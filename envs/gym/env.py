@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-
 import gymnasium as gym
 
-from envs.gym.config import EnvConfig, resolve_wrapper
+from envs.gym.config import EnvConfig, register_ale, resolve_wrapper
 
 
 def env_label(cfg: EnvConfig) -> str:
@@ -18,7 +16,7 @@ def make_env(cfg: EnvConfig, max_step: int = -1, render_mode: str | None = None)
     """One environment as configured; ``render_mode`` overrides cfg.render_mode."""
     env_id = cfg.id
     if env_id.startswith("ALE/"):
-        gym.register_envs(importlib.import_module("ale_py"))
+        register_ale()
     kwargs = dict(cfg.make_kwargs)
     if max_step > 0:
         kwargs["max_episode_steps"] = max_step

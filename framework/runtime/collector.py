@@ -6,8 +6,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from framework.data import Episode, StepBatch
-from framework.envs import clip_actions, make_vector
+from envs.vector import make_vector, true_next_obs
+from framework.data.types import Episode, Record, StepBatch
 
 
 class Collected(NamedTuple):
@@ -20,24 +20,33 @@ class Collected(NamedTuple):
     trajectories: list[dict]
     env_steps: int
 
+    def record(self, n_envs: int, with_obs: bool, worker: int = 0) -> Record:
+        obs = self.batch.obs if with_obs else None
+        return Record(self.episodes, self.trajectories, self.env_steps, n_envs, obs, worker)
+
 
 class Collector:
     """Owns ``n_envs`` vectorized envs, the per-stream adder and reward scaler, and the
-    per-env episode accounting. Acts with ``policy`` (exploration on), batched, no_grad."""
+    per-env episode accounting. Acts with ``policy.act(obs, "explore")``, batched; the actions
+    it stores are the ones the envs executed.
 
-    def __init__(self, cfg, policy, n_envs: int, seed: int | None, assembler=None):
+    ``seeds``: one reset seed per env (from the run's seed streams), or None (unseeded)."""
+
+    def __init__(self, cfg, policy, n_envs: int, seeds: list[int] | None, assembler=None):
         self.policy = policy
         self.envs = make_vector(cfg, n_envs)
         self.n_envs = n_envs
-        self.action_space = self.envs.single_action_space
-        self.obs, _ = self.envs.reset(seed=seed)
+        self.obs, _ = self.envs.reset(seed=seeds)
         self.adder = policy.make_adder(n_envs)
         self.reward_scaler = policy.make_reward_scaler(n_envs)
         self.assembler = assembler
+        if assembler is not None and seeds is not None:
+            for i, s in enumerate(seeds):  # later episodes are auto-reset without a seed
+                assembler.set_episode_seed(i, s)
         self.ep_return = np.zeros(n_envs, np.float64)
         self.ep_length = np.zeros(n_envs, np.int64)
 
-    def collect(self, n_vector_steps: int, **act_kwargs) -> Collected:
+    def collect(self, n_vector_steps: int) -> Collected:
         T, N = n_vector_steps, self.n_envs
         obs_buf = np.empty((T, *self.obs.shape), self.obs.dtype)
         next_buf = np.empty_like(obs_buf)
@@ -48,33 +57,30 @@ class Collector:
         extras: dict[str, np.ndarray] = {}
         episodes: list[Episode] = []
         trajectories: list[dict] = []
+        act = self.policy.act
         for t in range(T):
-            actions, extra = self.policy.act(self.obs, **act_kwargs)
+            actions, extra = act(self.obs, "explore")
             if act_buf is None:
                 act_buf = np.empty((T, *actions.shape), actions.dtype)
                 extras = {k: np.empty((T, *v.shape), v.dtype) for k, v in extra.items()}
-            env_actions = clip_actions(actions, self.action_space)
-            next_obs, rewards, terminated, truncated, info = self.envs.step(env_actions)
+            next_obs, rewards, terminated, truncated, info = self.envs.step(actions)
             done = terminated | truncated
-            real_next = next_obs
-            if done.any():  # same-step autoreset: the true next obs is the final one
-                real_next = next_obs.copy()
-                for i in np.flatnonzero(info["_final_obs"]):
-                    real_next[i] = info["final_obs"][i]
+            real_next = true_next_obs(next_obs, info, done)
             obs_buf[t], act_buf[t], rew_buf[t] = self.obs, actions, rewards
             next_buf[t], term_buf[t], trunc_buf[t] = real_next, terminated, truncated
             for k, v in extra.items():
                 extras[k][t] = v
             if self.assembler is not None:
                 trajectories += self.assembler.add_step(
-                    self.obs, env_actions, rewards, real_next, terminated, truncated
+                    self.obs, actions, rewards, real_next, terminated, truncated
                 )
             self.ep_return += rewards
             self.ep_length += 1
-            for i in np.flatnonzero(done):
-                episodes.append(Episode(float(self.ep_return[i]), int(self.ep_length[i]), t))
-            self.ep_return[done] = 0.0
-            self.ep_length[done] = 0
+            if done.any():
+                for i in np.flatnonzero(done):
+                    episodes.append(Episode(float(self.ep_return[i]), int(self.ep_length[i]), t))
+                self.ep_return[done] = 0.0
+                self.ep_length[done] = 0
             self.obs = next_obs
         batch = StepBatch(obs_buf, act_buf, rew_buf, next_buf, term_buf, trunc_buf, extras)
         if self.reward_scaler is not None:

@@ -16,7 +16,8 @@ from typing import NamedTuple
 import gymnasium as gym
 import numpy as np
 
-from framework.envs import clip_actions, make_single
+from envs.vector import make_single
+from framework.runtime.seeding import stream_rng
 
 
 class EvalResult(NamedTuple):
@@ -51,8 +52,7 @@ class Evaluator:
         self.envs = [make_single(cfg) for _ in range(n_envs)]
         self.render_env = render_env
         self.render_episodes = render_episodes if render_env is not None else 0
-        entropy = [seed, stream] if seed else None
-        self.seed_rng = np.random.default_rng(np.random.SeedSequence(entropy))
+        self.seed_rng = stream_rng(seed, stream)
 
     def run(
         self,
@@ -61,7 +61,7 @@ class Evaluator:
         on_step: Callable | None = None,
         on_episode: Callable | None = None,
     ) -> EvalResult:
-        """Run ``n_episodes`` with ``act`` (batched obs -> actions).
+        """Run ``n_episodes`` with ``act`` (batched obs -> env actions).
 
         ``on_step(slot, obs, action, reward, next_obs, terminated, truncated, seed)`` sees every
         env step; ``on_episode(slot, episode, ret, length, seed)`` is called right after the
@@ -86,13 +86,12 @@ class Evaluator:
 
         for slot in range(len(envs)):
             start(slot)
-        space = envs[0].action_space
         while True:
             active = [s for s in range(len(envs)) if slot_episode[s] >= 0]
             if not active:
                 break
             batch_obs = np.stack([obs[s] for s in active])
-            actions = clip_actions(act(batch_obs), space)
+            actions = act(batch_obs)
             for j, slot in enumerate(active):
                 ep = slot_episode[slot]
                 nxt, r, term, trunc, _ = envs[slot].step(actions[j])

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from framework.records.io import atomic_write
+
 
 def has_display() -> bool:
     if sys.platform.startswith("linux"):
@@ -57,16 +59,14 @@ def plot_rewards(
     ax.legend(loc="best")
     fig.tight_layout()
     if path is not None:
-        tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-        fig.savefig(tmp, dpi=100)
-        os.replace(tmp, path)
+        atomic_write(path, lambda f: fig.savefig(f, format=path.suffix.lstrip(".") or "png", dpi=100))
     if show:
         plt.show()
     plt.close(fig)
 
 
-_ROOT = str(Path(__file__).resolve().parent.parent)
-_SERVE = f"import sys; sys.path.insert(0, {_ROOT!r}); from framework.plot import serve; serve()"
+_ROOT = str(Path(__file__).resolve().parents[2])
+_SERVE = f"import sys; sys.path.insert(0, {_ROOT!r}); from framework.records.plot import serve; serve()"
 
 
 def _warm_up() -> None:

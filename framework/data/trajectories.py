@@ -56,17 +56,18 @@ Loading unpickles files, so only load trajectory files you trust.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pickle
 import re
-import tempfile
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from config.base import UserError
+from framework.records.io import atomic_write, fsync_dir
 
 __all__ = [
     "FORMAT",
@@ -91,14 +92,12 @@ ARRAY_KEYS = (
     "truncated",
 )
 _SHARD_RE = re.compile(r"^trajs(?:_(\d+))?\.pkl$")
-_TMP_PREFIX = ".trajs-"
-_TMP_SUFFIX = ".tmp"
 _FIX_HINT = "re-collect it with collect_traj on (or delete the file)"
 
 PathLike = str | os.PathLike[str]
 
 
-class TrajectoryDataError(Exception):
+class TrajectoryDataError(UserError):
     """Missing, empty or corrupt trajectory files.
 
     The message is one line: it names the file or directory and says how to fix it.
@@ -232,34 +231,9 @@ class EpisodeAssembler:
 # --------------------------------------------------------------------------- writing
 
 
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename in ``directory`` durable (best effort; not supported everywhere)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _atomic_pickle(obj: Any, path: Path) -> None:
     """Pickle ``obj`` to ``path`` atomically (temp file in the same dir, fsync, replace)."""
-    fd, tmp_name = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=_TMP_SUFFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-    _fsync_dir(path.parent)
+    atomic_write(path, lambda fh: pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _shard_files_in(directory: Path) -> list[Path]:
@@ -351,7 +325,7 @@ class ShardWriter:
             # Exactly one full shard: the run fit in one file after all.
             single = self.results_dir / "trajs.pkl"
             os.replace(self._files[0], single)
-            _fsync_dir(self.results_dir)
+            fsync_dir(self.results_dir)
             self._files = [single]
         return list(self._files)
 

@@ -1,4 +1,4 @@
-"""Typed data passed between the parts (collector -> adder -> buffer -> policy.learn).
+"""Typed data passed between the parts (source -> adder -> buffer -> policy.learn).
 
 Glossary
 - env step: one transition of one environment; a vector step is one step of all n_envs envs.
@@ -6,12 +6,19 @@ Glossary
 - Transitions: flat [B] arrays ready for replay (n-step returns already folded in).
 - update step: one call of ``policy.learn`` (DQN: one gradient step; PPO: the epochs over one
   rollout).
+- Record: what one collection phase of one collector brought besides the data for the buffer
+  (finished episodes, trajectories, env steps, raw observations for the normalizer).
+- Chunk: what a data source delivers for one step of the training loop: data for the buffer
+  (None when it was stored elsewhere, e.g. on the Ray DataServer) and its records (none for a
+  dataset source).
+- clock: the run's time axis, env steps online and update steps offline; it drives evaluation
+  cadence, budgets and schedules.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -87,6 +94,53 @@ class Episode(NamedTuple):
     ret: float
     length: int
     step: int = 0
+
+
+class Record(NamedTuple):
+    """One collection phase of one collector: finished episodes, their trajectories (one per
+    episode, same order, when recording), env steps taken, the collector's env count, and the
+    raw observations for the observation normalizer (None when the policy has none)."""
+
+    episodes: list[Episode]
+    trajectories: list[dict]
+    env_steps: int
+    n_envs: int
+    obs: np.ndarray | None = None
+    worker: int = 0
+
+
+class Chunk(NamedTuple):
+    """What a data source delivers for one step of the training loop."""
+
+    data: Any
+    records: list[Record]
+
+
+BufferKind = Literal["replay", "rollout", "dataset"]
+
+
+class BufferStatus(NamedTuple):
+    """Numbers about a buffer that decide how many updates are due (no buffer object needed)."""
+
+    kind: BufferKind
+    size: int
+    ready: bool
+
+
+class SampleSpec(NamedTuple):
+    """How the learner samples for one update: batch size (None: everything, e.g. a rollout) and
+    PER's importance-sampling exponent (None for other buffers)."""
+
+    batch_size: int | None
+    beta: float | None = None
+
+
+class ActOutput(NamedTuple):
+    """``policy.act``: actions the env can execute, and per-step extras to store with them
+    (e.g. PPO's log-probabilities and its raw Gaussian sample)."""
+
+    actions: np.ndarray
+    extras: dict[str, np.ndarray]
 
 
 class LearnOutput(NamedTuple):

@@ -1,83 +1,29 @@
-"""Experience storage and the adders that turn collected rollouts into what a buffer stores.
+"""Experience storage behind one protocol.
 
-An *adder* (as in Acme) lives next to a collector and keeps the per-env stream state that must
-not be split across workers (pending n-step windows, the reward scaler's running returns). A
-*buffer* lives with the learner (or the Ray DataServer) and needs no knowledge of env streams.
+A *buffer* lives with the learner (or the Ray DataServer) and needs no knowledge of env streams
+(the adders in ``adders.py`` fold those in before data arrive here). Every buffer has
+
+- ``kind``: ``replay`` (sampled many times, off-policy), ``rollout`` (handed over once, on-policy)
+  or ``dataset`` (fixed data, offline); the Ray backend and the loop dispatch on it;
+- ``add(data)``, ``sample(batch_size, beta=None)``, ``update_priorities(indices, priorities)``;
+- ``status()``: a :class:`~framework.data.types.BufferStatus` of plain numbers, which is all a
+  policy's ``updates_due`` looks at;
+- ``state_dict()`` / ``load_state_dict()`` (arrays, numbers and the sampling RNG's state).
 """
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import numpy as np
 
-from framework.data import ReplayBatch, StepBatch, Transitions
-
-
-class NStepAdder:
-    """Folds n-step returns into flat transitions, per env stream, vectorized over [T, n_envs].
-
-    For a window starting at step t it emits reward sum_{k<m} gamma^k r_{t+k} and
-    discount gamma^m * (1 - terminated_{t+m-1}), where m <= n stops at an episode end.
-    A time-limit truncation ends the window but keeps the bootstrap (discount gamma^m);
-    only termination zeroes it. The last n-1 steps carry over to the next batch, so windows
-    that straddle two collection phases are completed there (and emitted exactly once).
-    """
-
-    def __init__(self, n_envs: int, n_step: int, gamma: float):
-        self.n = n_step
-        self.gamma = gamma
-        self.carry: dict[str, np.ndarray] | None = None
-
-    def __call__(self, batch: StepBatch) -> Transitions:
-        rewards = batch.learn_rewards if batch.learn_rewards is not None else batch.rewards
-        cur = {
-            "obs": batch.obs, "actions": batch.actions, "rewards": rewards.astype(np.float32),
-            "next_obs": batch.next_obs, "terminated": batch.terminated,
-            "end": batch.terminated | batch.truncated,
-            "emitted": np.zeros(rewards.shape, bool),
-        }  # fmt: skip
-        if self.carry is not None:
-            cur = {k: np.concatenate([self.carry[k], v]) for k, v in cur.items()}
-        T = len(cur["rewards"])
-        starts = np.arange(T)[:, None]
-        ret = np.zeros(cur["rewards"].shape, np.float64)
-        discount = np.ones_like(ret)
-        last = np.broadcast_to(starts, ret.shape).copy()
-        alive = np.ones(ret.shape, bool)  # window still open
-        ended = np.zeros(ret.shape, bool)  # window closed by an episode end
-        steps = np.zeros(ret.shape, np.int64)
-        cols = np.arange(ret.shape[1])[None, :]
-        for k in range(self.n):
-            idx = starts + k
-            valid = idx < T
-            idx_c = np.minimum(idx, T - 1)
-            use = alive & valid
-            ret += np.where(use, discount * cur["rewards"][idx_c, cols], 0.0)
-            discount = np.where(use, discount * self.gamma, discount)
-            last = np.where(use, idx_c, last)
-            steps += use
-            term = use & cur["terminated"][idx_c, cols]
-            discount = np.where(term, 0.0, discount)
-            end = use & cur["end"][idx_c, cols]
-            ended |= end
-            alive &= ~end & valid
-        complete = ended | (steps == self.n)
-        emit = complete & ~cur["emitted"]
-        t_idx, e_idx = np.nonzero(emit)
-        last_t = last[t_idx, e_idx]
-        out = Transitions(
-            cur["obs"][t_idx, e_idx], cur["actions"][t_idx, e_idx],
-            ret[t_idx, e_idx].astype(np.float32), cur["next_obs"][last_t, e_idx],
-            discount[t_idx, e_idx].astype(np.float32),
-        )  # fmt: skip
-        if self.n > 1:
-            keep = slice(max(0, T - (self.n - 1)), T)
-            self.carry = {k: v[keep] for k, v in cur.items()}
-            self.carry["emitted"] = (complete | cur["emitted"])[keep]
-        return out
+from framework.data.types import BufferKind, BufferStatus, ReplayBatch, StepBatch, Transitions
 
 
 class ReplayBuffer:
     """Uniform replay over a flat circular store of transitions."""
+
+    kind: ClassVar[BufferKind] = "replay"
 
     def __init__(self, capacity: int, seed: int | None = None):
         self.capacity = capacity
@@ -88,6 +34,13 @@ class ReplayBuffer:
 
     def __len__(self) -> int:
         return self.size
+
+    @property
+    def ready(self) -> bool:
+        return self.size > 0
+
+    def status(self) -> BufferStatus:
+        return BufferStatus(self.kind, self.size, self.ready)
 
     def add(self, data: Transitions) -> None:
         n = len(data)
@@ -111,7 +64,8 @@ class ReplayBuffer:
     def _on_add(self, idx: np.ndarray) -> None:
         pass
 
-    def sample(self, batch_size: int) -> ReplayBatch:
+    def sample(self, batch_size: int, beta: float | None = None) -> ReplayBatch:
+        """A uniform minibatch (``beta`` is PER's and ignored here)."""
         idx = self.rng.integers(0, self.size, size=batch_size)
         return self._gather(idx, None)
 
@@ -126,6 +80,27 @@ class ReplayBuffer:
     def update_priorities(self, indices: np.ndarray, priorities: np.ndarray) -> None:
         """Uniform replay ignores priorities."""
 
+    def state_dict(self) -> dict[str, Any]:
+        """The stored transitions (the filled part), write position and sampling RNG state."""
+        store = {k: v[: self.size].copy() for k, v in (self.store or {}).items()}
+        return {"capacity": self.capacity, "pos": self.pos, "size": self.size, "store": store,
+                "rng": self.rng.bit_generator.state}  # fmt: skip
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if int(state["capacity"]) != self.capacity:
+            raise ValueError(
+                f"replay capacity {state['capacity']} does not match buffer_size {self.capacity}"
+            )
+        self.pos, self.size = int(state["pos"]), int(state["size"])
+        self.store = None
+        if state["store"]:
+            self.store = {}
+            for k, v in state["store"].items():
+                full = np.zeros((self.capacity, *v.shape[1:]), v.dtype)
+                full[: len(v)] = v
+                self.store[k] = full
+        self.rng.bit_generator.state = state["rng"]
+
 
 class PrioritizedReplayBuffer(ReplayBuffer):
     """Proportional prioritized replay (Schaul et al. 2016) on an array sum tree.
@@ -137,7 +112,6 @@ class PrioritizedReplayBuffer(ReplayBuffer):
     def __init__(self, capacity: int, alpha: float, seed: int | None = None):
         super().__init__(capacity, seed)
         self.alpha = alpha
-        self.beta = 0.4
         self.tree_size = 1
         while self.tree_size < capacity:
             self.tree_size *= 2
@@ -157,7 +131,10 @@ class PrioritizedReplayBuffer(ReplayBuffer):
     def _on_add(self, idx: np.ndarray) -> None:
         self._set(idx, np.full(len(idx), self.max_priority**self.alpha))
 
-    def sample(self, batch_size: int) -> ReplayBatch:
+    def sample(self, batch_size: int, beta: float | None = None) -> ReplayBatch:
+        """A stratified prioritized minibatch; importance weights use exponent ``beta``
+        (the policy anneals it and passes it with every sample)."""
+        beta = 0.4 if beta is None else beta
         total = self.tree[1]
         bounds = (np.arange(batch_size) + self.rng.random(batch_size)) * (total / batch_size)
         nodes = np.ones(batch_size, np.int64)
@@ -168,7 +145,7 @@ class PrioritizedReplayBuffer(ReplayBuffer):
             nodes = np.where(go_right, left + 1, left)
         idx = np.minimum(nodes - self.tree_size, self.size - 1)
         probs = self.tree[idx + self.tree_size] / total
-        weights = (self.size * np.maximum(probs, 1e-12)) ** (-self.beta)
+        weights = (self.size * np.maximum(probs, 1e-12)) ** (-beta)
         return self._gather(idx, (weights / weights.max()).astype(np.float32))
 
     def update_priorities(self, indices: np.ndarray, priorities: np.ndarray) -> None:
@@ -176,9 +153,26 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         self.max_priority = max(self.max_priority, float(priorities.max()))
         self._set(indices, priorities**self.alpha)
 
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state["priorities"] = self.tree[self.tree_size : self.tree_size + self.size].copy()
+        state["max_priority"] = self.max_priority
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.tree[:] = 0.0
+        if self.size:
+            self._set(np.arange(self.size), np.asarray(state["priorities"], np.float64))
+        self.max_priority = float(state["max_priority"])
+
 
 class RolloutBuffer:
-    """On-policy storage: holds the current rollout(s); sample() hands them over and empties."""
+    """On-policy storage: holds the current rollout(s) until ``parts_per_update`` of them (one
+    per Ray worker) arrived; ``sample()`` hands them over, joined along the env axis, and
+    empties the buffer."""
+
+    kind: ClassVar[BufferKind] = "rollout"
 
     def __init__(self, parts_per_update: int = 1):
         self.parts: list[StepBatch] = []
@@ -194,10 +188,21 @@ class RolloutBuffer:
     def ready(self) -> bool:
         return len(self.parts) >= self.parts_per_update
 
-    def sample(self, batch_size: int | None = None) -> StepBatch:
+    def status(self) -> BufferStatus:
+        return BufferStatus(self.kind, len(self), self.ready)
+
+    def sample(self, batch_size: int | None = None, beta: float | None = None) -> StepBatch:
         batch = StepBatch.concat_envs(self.parts)
         self.parts = []
         return batch
 
     def update_priorities(self, indices, priorities) -> None:
         """Nothing to do for on-policy data."""
+
+    def state_dict(self) -> dict[str, Any]:
+        # a rollout lives for one learn phase; the loop saves checkpoints between phases, when
+        # it is empty
+        return {"parts": list(self.parts)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.parts = list(state["parts"])

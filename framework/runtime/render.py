@@ -6,10 +6,11 @@ here runs when ``env_cfg.render_mode`` is null (except ``mode: render``, which i
 ``rgb_array``).
 
 GIF frames: one frame after each reset and one after each step, so an episode of T steps
-gives T + 1 frames and a GIF of episodes T_1..T_k has sum(T_i) + k frames of 1/gif_fps
-seconds. The GIF encoder (Pillow) stores a run of identical consecutive frames as one longer
-frame, so a GIF may hold fewer images, but its playback time is always exactly
-(sum(T_i) + k) / gif_fps.
+gives T + 1 frames and a GIF of episodes T_1..T_k has N = sum(T_i) + k frames of 1/gif_fps
+seconds. GIF delays are whole centiseconds: frame delays alternate (30, 30, 40 ms at 30 fps)
+so that every frame ends within 5 ms of its real time, and the GIF lasts N / gif_fps to within
+5 ms. The GIF encoder (Pillow) stores a run of identical consecutive frames as one longer
+frame, so a GIF may hold fewer images, with the same playback time.
 
 Files (in the task directory): ``videos/video.gif`` (test/render/collect modes: the first
 ``env_cfg.gif_episodes`` episodes) and ``videos/best.gif`` (training: one episode of the
@@ -25,10 +26,11 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
-from framework.envs import make_single
-from framework.io import atomic_write
+from envs.vector import make_single
+from framework.records.io import atomic_write
+from framework.runtime.evaluator import Evaluator
+from framework.runtime.seeding import RENDER
 
-RENDER_STREAM = 3  # seed stream of the best-policy episode (same start state every time)
 HEADLESS_SDL_DRIVERS = ("dummy", "offscreen")
 
 
@@ -90,9 +92,19 @@ def save_gif(path: str | Path, frames: list[np.ndarray], fps: int) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     stack = np.stack(frames)
+    durations = gif_durations(len(frames), fps)
     return atomic_write(
-        path, lambda f: iio.imwrite(f, stack, extension=".gif", duration=1000 / fps, loop=0)
+        path, lambda f: iio.imwrite(f, stack, extension=".gif", duration=durations, loop=0)
     )
+
+
+def gif_durations(n: int, fps: int) -> list[int]:
+    """Per-frame delays in ms for ``n`` frames at ``fps``. GIF delays are whole centiseconds, so
+    1000 / fps ms (33.3 at 30 fps) cannot be stored per frame; each frame ends at its ideal time
+    rounded to 10 ms instead (30, 30, 40, ... at 30 fps), so the GIF never drifts by more than
+    5 ms from real time and its length is n / fps to within 5 ms."""
+    ends = [round((i + 1) * 100 / fps) * 10 for i in range(n)]
+    return [b - a for a, b in zip([0, *ends[:-1]], ends)]
 
 
 def on_new_best(cfg, task, policy) -> Path | None:
@@ -101,12 +113,10 @@ def on_new_best(cfg, task, policy) -> Path | None:
     render_mode = getattr(cfg.env, "render_mode", None)
     if render_mode is None:
         return None
-    from framework.evaluator import Evaluator
-
     env = make_render_env(cfg, render_mode)
-    evaluator = Evaluator(cfg, 0, cfg.general.seed, RENDER_STREAM, env, render_episodes=1)
+    evaluator = Evaluator(cfg, 0, cfg.general.seed, RENDER, env, render_episodes=1)
     try:
-        evaluator.run(lambda o: policy.act(o, deterministic=True)[0], 1)
+        evaluator.run(lambda o: policy.act(o, "greedy").actions, 1)
     finally:
         evaluator.close()
     if not env.frames:

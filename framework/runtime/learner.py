@@ -1,7 +1,7 @@
 """The Learner: updates the policy, evaluates it, keeps the run's records and checkpoints.
 
-It is written once and used by both backends: the single-process Trainer calls it directly;
-the Ray backend wraps the same class. It never steps training envs itself.
+It is written once and used by both backends: the single-process loop calls it directly; the
+Ray backend's LearnerActor wraps the same class. It never steps training envs itself.
 """
 
 from __future__ import annotations
@@ -11,28 +11,33 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from framework.agent import checkpoint_payload
-from framework.data import Episode
-from framework.evaluator import Evaluator
-from framework.recorder import CsvLog, TaskDir
+from framework.data.types import Record
+from framework.records.taskdir import CsvLog, TaskDir
+from framework.runtime.clock import Clock, Counters
+from framework.runtime.evaluator import Evaluator
+from framework.runtime.seeding import EVAL
+from framework.runtime.setup import checkpoint_payload
 
-EVAL_STREAM, TEST_STREAM = 1, 2  # seed streams: online evaluation vs test mode
+
+class EvalEvent(NamedTuple):
+    """One online evaluation, as the run API's ``on_eval`` hook receives it."""
+
+    env_steps: int
+    update_steps: int
+    mean: float
+    std: float
+    min: float
+    max: float
+    wall: float
+    best: bool
 
 
-@dataclass
-class Counters:
-    """Run progress; saved in every checkpoint so a resumed run continues them."""
-
-    env_steps: int = 0
-    episodes: int = 0
-    update_steps: int = 0
-    best_eval: float | None = None
-    threshold_env_steps: int | None = None
+OnEval = Callable[[EvalEvent], "str | None"]
 
 
 @dataclass
@@ -54,17 +59,26 @@ class Metrics:
 
 
 class Learner:
-    def __init__(self, cfg, task: TaskDir, policy, counters: Counters | None = None,
-                 console: Callable[[str], None] | None = None):  # fmt: skip
+    def __init__(
+        self,
+        cfg,
+        task: TaskDir,
+        policy,
+        clock: Clock,
+        counters: Counters | None = None,
+        console: Callable[[str], None] | None = None,
+        on_eval: OnEval | None = None,
+    ):
         """``console``: where progress lines go instead of the terminal (a Ray Learner actor
-        hands them to the driver, which prints them and draws the progress bar)."""
-        self.cfg, self.task, self.policy = cfg, task, policy
+        hands them to the driver, which prints them and draws the progress bar). ``on_eval``:
+        called with every evaluation; a string it returns stops the run with that reason."""
+        self.cfg, self.task, self.policy, self.clock = cfg, task, policy, clock
         self.console_sink = console
+        self.on_eval = on_eval
         g = cfg.general
         self.log = logging.getLogger("rldojo")
         self.counters = counters or Counters()
         self.start = time.perf_counter()
-        self.wall_offset = 0.0
         self.ep_csv = CsvLog(
             task.results / "episodes.csv", ["episode", "env_steps", "return", "length", "wall_time"]
         )
@@ -76,39 +90,45 @@ class Learner:
         self.update_csv: CsvLog | None = None
         self.metrics = Metrics()
         self.last_metrics: dict[str, float] = {}
-        self.recent = collections.deque(maxlen=20)
+        self.recent: collections.deque[float] = collections.deque(maxlen=20)
         self.last_eval: float | None = None
+        self.threshold_wall: float | None = None
         self.stop_reason: str | None = None
         self.evaluator = None
         if g.online_eval:
             n_eval = min(cfg.env.n_eval_envs, g.online_eval_episode)
-            self.evaluator = Evaluator(cfg, n_eval, g.seed, EVAL_STREAM)
-        fre = g.online_eval_fre
-        self.next_eval = (self.counters.env_steps // fre + 1) * fre
+            self.evaluator = Evaluator(cfg, n_eval, g.seed, EVAL)
+        self.next_eval = clock.next_eval(self.counters)
+        save_fre = g.model_save_fre
+        self.next_save = (self.counters.update_steps // save_fre + 1) * save_fre if save_fre else 0
         self.tb = task.open_tensorboard() if g.tensorboard else None
         self.progress = make_progress(g, self.counters.env_steps) if console is None else None
         self.figure = figure_writer(cfg, task)
         self.traj_writer = None
         if g.collect_traj:
-            from framework.trajectories import ShardWriter
+            from framework.data.trajectories import ShardWriter
 
             self.traj_writer = ShardWriter(task.results)
+        self.check_limits()
 
     # ---- records ---------------------------------------------------------------------------
     @property
     def wall(self) -> float:
         return time.perf_counter() - self.start
 
-    def record(self, episodes: list[Episode], trajectories: list[dict], env_steps: int,
-               n_envs: int) -> None:  # fmt: skip
-        """Account one collection phase: counters, episode CSV, trajectories."""
+    def record(self, rec: Record) -> None:
+        """Account one collection phase: counters, episode CSV, trajectories. Episodes past
+        ``max_episode`` (finished in the same vector step as the last one counted) are dropped
+        together with their trajectories."""
         base = self.counters.env_steps
         g = self.cfg.general
-        for ep in episodes:
+        counted = 0
+        for ep in rec.episodes:
             if g.max_episode > 0 and self.counters.episodes >= g.max_episode:
-                break  # episodes past the limit finished in the same vector step: not counted
+                break
             self.counters.episodes += 1
-            steps = base + (ep.step + 1) * n_envs
+            counted += 1
+            steps = base + (ep.step + 1) * rec.n_envs
             self.ep_csv.write(
                 episode=self.counters.episodes, env_steps=steps, **{"return": ep.ret},
                 length=ep.length, wall_time=round(self.wall, 3),
@@ -118,14 +138,19 @@ class Learner:
                 self.tb.add_scalar("charts/episodic_return", ep.ret, steps)
                 self.tb.add_scalar("charts/episodic_length", ep.length, steps)
         if self.traj_writer is not None:
-            self.traj_writer.extend(trajectories)
-        self.counters.env_steps += env_steps
+            self.traj_writer.extend(rec.trajectories[:counted])
+        self.counters.env_steps += rec.env_steps
         self.policy.env_steps = self.counters.env_steps
+        self.check_limits()
+        self._update_progress(rec.env_steps)
+
+    def check_limits(self) -> None:
+        """Stop once the budget on the run's clock, or max_episode, is reached."""
+        g = self.cfg.general
         if g.max_episode > 0 and self.counters.episodes >= g.max_episode:
             self.stop_reason = self.stop_reason or "max_episode"
-        if 0 < g.max_env_steps <= self.counters.env_steps:
-            self.stop_reason = self.stop_reason or "max_env_steps"
-        self._update_progress(env_steps)
+        if self.clock.spent(self.counters):
+            self.stop_reason = self.stop_reason or f"max_{self.clock.unit}"
 
     def progress_info(self) -> dict[str, Any]:
         """What the progress bar shows next to the env-step count."""
@@ -144,28 +169,38 @@ class Learner:
     # ---- learning ----------------------------------------------------------------------------
     def learn(self, buffer) -> int:
         """Run the update steps that are due; returns how many ran."""
-        n = self.policy.updates_due(buffer)
-        save_fre = self.cfg.general.model_save_fre
+        policy = self.policy
+        n = policy.updates_due(buffer.status())
+        if n == 0:
+            return 0
+        spec = policy.sample_spec()
+        prefetch = getattr(buffer, "prefetch", None)
+        if prefetch is not None:  # a remote buffer fetches the phase's batches in one call
+            prefetch(n, spec)
         for _ in range(n):
-            batch = buffer.sample(self.cfg.algo.batch_size)
-            out = self.policy.learn(batch)
+            batch = buffer.sample(spec.batch_size, spec.beta)
+            out = policy.learn(batch)
             if out.priorities is not None and getattr(batch, "indices", None) is not None:
                 buffer.update_priorities(batch.indices, out.priorities)
             self.metrics.add(out.metrics)
-            self.counters.update_steps = self.policy.update_step
-            if save_fre and self.counters.update_steps % save_fre == 0:
-                self.save(str(self.counters.update_steps))
+        self.counters.update_steps = policy.update_step
+        self.check_limits()
         return n
 
-    def evaluate_if_due(self) -> None:
-        if self.evaluator is not None and self.counters.env_steps >= self.next_eval:
-            fre = self.cfg.general.online_eval_fre
-            self.next_eval = (self.counters.env_steps // fre + 1) * fre
+    def at_boundary(self) -> None:
+        """Between two loop steps (no learn phase in progress): periodic checkpoint, then an
+        evaluation when one is due."""
+        if self.next_save and self.counters.update_steps >= self.next_save:
+            save_fre = self.cfg.general.model_save_fre
+            self.next_save = (self.counters.update_steps // save_fre + 1) * save_fre
+            self.save(str(self.counters.update_steps))
+        if self.evaluator is not None and self.clock.now(self.counters) >= self.next_eval:
+            self.next_eval = self.clock.next_eval(self.counters)
             self.evaluate()
 
-    def evaluate(self) -> None:
+    def evaluate(self) -> EvalEvent:
         g, c = self.cfg.general, self.counters
-        res = self.evaluator.run(lambda o: self.policy.act(o, deterministic=True)[0],
+        res = self.evaluator.run(lambda o: self.policy.act(o, "greedy").actions,
                                  g.online_eval_episode)  # fmt: skip
         self.last_eval = res.mean
         self.eval_csv.write(
@@ -188,7 +223,7 @@ class Learner:
             if g.save_best_model:
                 self.save("best")
             if getattr(self.cfg.env, "render_mode", None) is not None:  # videos/best.gif
-                from framework.render import on_new_best
+                from framework.runtime.render import on_new_best
 
                 on_new_best(self.cfg, self.task, self.policy)
         self.log.info(
@@ -204,6 +239,19 @@ class Learner:
                 c.threshold_env_steps = c.env_steps
                 self.threshold_wall = self.wall
             self.stop_reason = "reward_threshold"
+        event = EvalEvent(c.env_steps, c.update_steps, res.mean, res.std,
+                          float(res.returns.min()), float(res.returns.max()), self.wall,
+                          improved)  # fmt: skip
+        if self.on_eval is not None:
+            reason = self.on_eval(event)
+            if reason:
+                self.stop(str(reason))
+        return event
+
+    def stop(self, reason: str) -> None:
+        """Stop the run at the next loop boundary with ``reason`` (e.g. a tuner's ``pruned``)."""
+        self.stop_reason = reason
+        self.log.info("run stopped: %s", reason)
 
     def _write_update_row(self, metrics: dict[str, float]) -> None:
         if self.update_csv is None:
@@ -224,9 +272,7 @@ class Learner:
 
     # ---- checkpoints and the end -------------------------------------------------------------
     def save(self, name: str) -> None:
-        self.task.save_checkpoint(
-            name, checkpoint_payload(self.cfg, self.policy, asdict(self.counters))
-        )
+        self.task.save_checkpoint(name, checkpoint_payload(self.cfg, self.policy, self.counters))
 
     @property
     def should_stop(self) -> bool:
@@ -236,7 +282,8 @@ class Learner:
                 extra: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
         """The run's summary.json as of now."""
         c = self.counters
-        summary = {
+        reached = c.threshold_env_steps is not None
+        return {
             "mode": self.cfg.general.mode,
             "algo": self.cfg.general.algo_name,
             "env_id": getattr(self.cfg.env, "id", None),
@@ -248,18 +295,19 @@ class Learner:
             "best_eval": c.best_eval,
             "last_eval": self.last_eval,
             "reward_threshold": self.cfg.general.reward_threshold,
-            "threshold_reached": c.threshold_env_steps is not None,
+            "threshold_reached": reached,
             "threshold_env_steps": c.threshold_env_steps,
-            "threshold_wall_seconds": round(getattr(self, "threshold_wall", math.nan), 3)
-            if c.threshold_env_steps is not None
+            "threshold_wall_seconds": round(self.threshold_wall, 3)
+            if self.threshold_wall is not None
             else None,
             "stop_reason": self.stop_reason,
             "interrupted": interrupted,
             "trajectory_files": [p.name for p in files or []],
-            "last_metrics": self.last_metrics,
+            "last_metrics": {  # JSON has no NaN: undefined metrics (explained_var) are null
+                k: v if math.isfinite(v) else None for k, v in self.last_metrics.items()
+            },
             **(extra or {}),
         }
-        return summary
 
     def finish(self, interrupted: bool, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """Final checkpoint, trajectories, figure and summary; safe after Ctrl-C."""
@@ -300,7 +348,7 @@ def figure_writer(cfg, task: TaskDir):
     g = cfg.general
     if not (g.save_fig or g.show_fig):
         return None
-    from framework.plot import FigureWriter, has_display
+    from framework.records.plot import FigureWriter, has_display
 
     show = g.show_fig and has_display()
     if g.show_fig and not show:

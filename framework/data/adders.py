@@ -1,0 +1,98 @@
+"""Adders: per-stream transforms from collected rollouts to what a buffer stores.
+
+An *adder* (as in Acme) lives next to a collector and keeps the per-env stream state that must
+not be split across workers (pending n-step windows). It is called once per collection phase
+with the phase's :class:`~framework.data.types.StepBatch`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from framework.data.types import StepBatch, Transitions
+
+
+class IdentityAdder:
+    """Stores the rollout as collected (on-policy algorithms)."""
+
+    def __call__(self, batch: StepBatch) -> StepBatch:
+        return batch
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+class NStepAdder:
+    """Folds n-step returns into flat transitions, per env stream, vectorized over [T, n_envs].
+
+    For a window starting at step t it emits reward sum_{k<m} gamma^k r_{t+k} and
+    discount gamma^m * (1 - terminated_{t+m-1}), where m <= n stops at an episode end.
+    A time-limit truncation ends the window but keeps the bootstrap (discount gamma^m);
+    only termination zeroes it. The last n-1 steps carry over to the next batch, so windows
+    that straddle two collection phases are completed there (and emitted exactly once).
+    """
+
+    def __init__(self, n_step: int, gamma: float):
+        self.n = n_step
+        self.gamma = gamma
+        self.carry: dict[str, np.ndarray] | None = None
+
+    def __call__(self, batch: StepBatch) -> Transitions:
+        rewards = batch.learn_rewards if batch.learn_rewards is not None else batch.rewards
+        cur = {
+            "obs": batch.obs, "actions": batch.actions, "rewards": rewards.astype(np.float32),
+            "next_obs": batch.next_obs, "terminated": batch.terminated,
+            "end": batch.terminated | batch.truncated,
+            "emitted": np.zeros(rewards.shape, bool),
+        }  # fmt: skip
+        if self.carry is not None:
+            cur = {k: np.concatenate([self.carry[k], v]) for k, v in cur.items()}
+        T = len(cur["rewards"])
+        starts = np.arange(T)[:, None]
+        ret = np.zeros(cur["rewards"].shape, np.float64)
+        discount = np.ones_like(ret)
+        last = np.broadcast_to(starts, ret.shape).copy()
+        alive = np.ones(ret.shape, bool)  # window still open
+        ended = np.zeros(ret.shape, bool)  # window closed by an episode end
+        steps = np.zeros(ret.shape, np.int64)
+        cols = np.arange(ret.shape[1])[None, :]
+        for k in range(self.n):
+            idx = starts + k
+            valid = idx < T
+            idx_c = np.minimum(idx, T - 1)
+            use = alive & valid
+            ret += np.where(use, discount * cur["rewards"][idx_c, cols], 0.0)
+            discount = np.where(use, discount * self.gamma, discount)
+            last = np.where(use, idx_c, last)
+            steps += use
+            term = use & cur["terminated"][idx_c, cols]
+            discount = np.where(term, 0.0, discount)
+            end = use & cur["end"][idx_c, cols]
+            ended |= end
+            alive &= ~end & valid
+        complete = ended | (steps == self.n)
+        emit = complete & ~cur["emitted"]
+        t_idx, e_idx = np.nonzero(emit)
+        last_t = last[t_idx, e_idx]
+        out = Transitions(
+            cur["obs"][t_idx, e_idx], cur["actions"][t_idx, e_idx],
+            ret[t_idx, e_idx].astype(np.float32), cur["next_obs"][last_t, e_idx],
+            discount[t_idx, e_idx].astype(np.float32),
+        )  # fmt: skip
+        if self.n > 1:
+            keep = slice(max(0, T - (self.n - 1)), T)
+            self.carry = {k: v[keep] for k, v in cur.items()}
+            self.carry["emitted"] = (complete | cur["emitted"])[keep]
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        """The carried-over window ends (a resumed run completes them)."""
+        return {"carry": None if self.carry is None else {k: v.copy() for k, v in self.carry.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.carry = state["carry"]

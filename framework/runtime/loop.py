@@ -1,0 +1,88 @@
+"""The training loop: one loop body for both runtimes and every data source.
+
+Glossary (see also ``framework/data/types.py``)
+- loop step: one :meth:`TrainLoop.step` on the chunk a source delivered: record its episodes,
+  add its data to the buffer, run the update steps that are due, feed the raw observations to
+  the normalizer, then at the boundary save a periodic checkpoint and evaluate when due.
+- collection phase: what one collector gathers for one chunk (``policy.collect_steps`` vector
+  steps); under Ray, one rollout of one worker (off-policy) or of all workers (on-policy).
+- learn phase: the ``updates_due`` update steps run in one loop step.
+
+The single-process trainer (:func:`train_single`) steps an :class:`EnvSource`; the Ray
+LearnerActor steps chunks the DataServer collected from the workers; a dataset source steps no
+env at all. Everything else (the Learner, the buffers, the policy) is the same.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from framework.data.types import Chunk
+from framework.runtime.clock import Clock, ClockUnit
+from framework.runtime.collector import Collector
+from framework.runtime.learner import Learner, OnEval
+from framework.runtime.seeding import env_seeds
+from framework.runtime.signals import interrupt_guard
+from framework.runtime.sources import EnvSource
+
+log = logging.getLogger("rldojo")
+
+
+class TrainLoop:
+    def __init__(self, learner: Learner, policy, buffer):
+        self.learner, self.policy, self.buffer = learner, policy, buffer
+
+    def step(self, chunk: Chunk) -> None:
+        learner = self.learner
+        for rec in chunk.records:
+            learner.record(rec)
+        if chunk.data is not None:
+            self.buffer.add(chunk.data)
+        learner.learn(self.buffer)
+        for rec in chunk.records:
+            if rec.obs is not None:  # after learning: on-policy data used its own statistics
+                self.policy.observe(rec.obs)
+        learner.at_boundary()
+
+
+def make_clock(cfg, unit: ClockUnit = "env_steps") -> Clock:
+    g = cfg.general
+    budget = g.max_env_steps if unit == "env_steps" else getattr(g, "max_update_steps", -1)
+    return Clock(unit, budget if budget > 0 else None, g.online_eval_fre)
+
+
+def make_assembler(cfg, setup, exploration: str, n_envs: int | None = None):
+    """The EpisodeAssembler of a recording run (None unless collect_traj is on)."""
+    if not (cfg.general.collect_traj or cfg.general.mode == "collect"):
+        return None
+    from framework.data.trajectories import EpisodeAssembler
+
+    meta = {
+        "env_id": getattr(cfg.env, "id", cfg.general.env_name),
+        "algo": cfg.general.algo_name,
+        "checkpoint": str(setup.checkpoint) if setup.checkpoint else None,
+        "exploration": exploration,
+        "seed": None,  # episodes without an explicit reset seed (vector-env autoresets)
+    }
+    return EpisodeAssembler(cfg.env.n_envs if n_envs is None else n_envs, meta)
+
+
+def train_single(cfg, task, setup, on_eval: OnEval | None = None) -> dict:
+    """Train in this process on vectorized envs; returns the summary."""
+    policy = setup.policy
+    learner = Learner(cfg, task, policy, make_clock(cfg), setup.counters, on_eval=on_eval)
+    n_envs = cfg.env.n_envs
+    assembler = make_assembler(cfg, setup, policy.exploration)
+    source = EnvSource(Collector(cfg, policy, n_envs, env_seeds(setup.seed, n_envs), assembler),
+                       policy)  # fmt: skip
+    loop = TrainLoop(learner, policy, policy.make_buffer())
+    interrupted = False
+    try:
+        while not learner.should_stop:
+            loop.step(source.next())
+    except KeyboardInterrupt:
+        interrupted = True
+        learner.console("interrupted: saving the final checkpoint, results and figures")
+    with interrupt_guard():
+        source.close()
+        return learner.finish(interrupted)

@@ -1,0 +1,42 @@
+"""Seeds: every random stream of a run derives from the run seed through a SeedSequence.
+
+A stream is ``SeedSequence([seed, STREAM, *ids])``: streams of one run are independent of each
+other, and adjacent run seeds (1 and 2) share no env seeds (``seed + i`` would share all but one).
+``seed`` 0 means unseeded: every stream draws fresh OS entropy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+TRAIN_ENVS, EVAL, TEST, RENDER, COLLECT, POLICY = range(6)
+
+
+def sequence(seed: int | None, stream: int, *ids: int) -> np.random.SeedSequence:
+    return np.random.SeedSequence([seed, stream, *ids] if seed else None)
+
+
+def stream_rng(seed: int | None, stream: int, *ids: int) -> np.random.Generator:
+    return np.random.default_rng(sequence(seed, stream, *ids))
+
+
+def env_seeds(seed: int | None, n: int, *ids: int) -> list[int]:
+    """Reset seeds of ``n`` training envs (``ids``: e.g. the Ray worker index)."""
+    return [int(s) for s in sequence(seed, TRAIN_ENVS, *ids).generate_state(n)]
+
+
+def policy_seed(seed: int | None, *ids: int) -> int | None:
+    """Seed of a policy's own RNG (exploration, replay sampling)."""
+    if not seed:
+        return None
+    return int(sequence(seed, POLICY, *ids).generate_state(1)[0])
+
+
+def seed_everything(seed: int) -> int | None:
+    """Seed torch and numpy's global RNGs; 0 means unseeded (returns None)."""
+    if seed == 0:
+        return None
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    return seed

@@ -1,0 +1,157 @@
+"""Everything a run needs before its task directory exists: its config (checkpoint-aware), the
+device, the policy, the checkpoint it loads and the counters it continues.
+
+Checkpoints carry the config they were trained with (all three sections): test, render and
+collect build the policy from the checkpoint's algorithm, network and env config
+(:func:`load_run_config`), so a YAML that names only ``load_path`` tests the model as trained.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import torch
+
+from algos.base.policy import BasePolicy, Budget
+from algos.base.spaces import UnsupportedSpace, action_kind, obs_kind
+from config.loader import Config, ConfigError, available, load_config
+from envs.vector import spaces_of
+from framework.records.checkpoint import CheckpointError, read_checkpoint
+from framework.runtime.clock import Counters
+from framework.runtime.seeding import policy_seed, seed_everything
+
+
+def policy_class(algo_name: str) -> type[BasePolicy]:
+    """``algos/<name>/policy.py:Policy``, or the folder named by the config module's ``POLICY``
+    (a thin variant: a config with other defaults over another folder's policy)."""
+    module = importlib.import_module(f"algos.{algo_name}.config")
+    folder = getattr(module, "POLICY", algo_name)
+    return importlib.import_module(f"algos.{folder}.policy").Policy
+
+
+def algorithms_for(obs_space: gym.Space, action_space: gym.Space) -> list[str]:
+    """The registered algorithms that declare support for both spaces."""
+    o, a = obs_kind(obs_space), action_kind(action_space)
+    out = []
+    for name in available("algos"):
+        cls = policy_class(name)
+        if o in cls.obs_kinds and a in cls.action_kinds:
+            out.append(name)
+    return out
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            "general_cfg.device: cuda requested but no CUDA device is available; use cpu or auto"
+        )
+    return device
+
+
+def budget_of(cfg: Config) -> Budget:
+    g = cfg.general
+    return Budget("env_steps", g.max_env_steps if g.max_env_steps > 0 else None)
+
+
+def build_policy(cfg: Config, obs_space, action_space, seed: int | None = None,
+                 device: str | None = None) -> BasePolicy:  # fmt: skip
+    """The configured algorithm's policy for these spaces; UnsupportedSpace names the algorithms
+    that fit them."""
+    cls = policy_class(cfg.general.algo_name)
+    try:
+        return cls(cfg.algo, obs_space, action_space,
+                   device=device or resolve_device(cfg.general.device), seed=seed,
+                   budget=budget_of(cfg), name=cfg.general.algo_name)  # fmt: skip
+    except UnsupportedSpace as err:
+        if err.kind is None or err.side not in ("observation", "action"):
+            raise
+        fits = algorithms_for(obs_space, action_space)
+        hint = f"; algorithms for these spaces: {', '.join(fits)}" if fits else ""
+        raise UnsupportedSpace(f"{err}{hint}", err.side, err.kind) from None
+
+
+# ---- checkpoints ---------------------------------------------------------------------------------
+def checkpoint_payload(cfg: Config, policy: BasePolicy, counters: Counters) -> dict[str, Any]:
+    return {
+        "algo_name": cfg.general.algo_name,
+        "env_id": getattr(cfg.env, "id", cfg.general.env_name),
+        "obs_space": repr(policy.obs_space),
+        "action_space": repr(policy.action_space),
+        "config": cfg.to_dict(),
+        "policy": policy.state_dict(),
+        "counters": asdict(counters),
+    }
+
+
+def read_checkpoint_config(path: str | Path) -> dict[str, Any]:
+    """The config sections a checkpoint was trained with (for :func:`load_run_config`)."""
+    data = read_checkpoint(path)
+    config = data.get("config")
+    if not isinstance(config, dict) or not {"general_cfg", "algo_cfg", "env_cfg"} <= set(config):
+        raise CheckpointError(f"{path}: the checkpoint holds no training config")
+    return config
+
+
+def load_run_config(yaml_path: str | Path | None = None,
+                    overrides: list[str] | None = None) -> Config:  # fmt: skip
+    """The config of a run, as the command line builds it (checkpoint-aware)."""
+    return load_config(yaml_path, overrides, checkpoint_config=read_checkpoint_config)
+
+
+def load_checkpoint(policy: BasePolicy, path: str | Path, cfg: Config,
+                    weights_only: bool) -> Counters:  # fmt: skip
+    """Load ``path`` into ``policy``; returns the checkpoint's counters. CheckpointError when
+    the checkpoint belongs to another algorithm or other spaces, or does not fit the networks."""
+    data = read_checkpoint(path)
+    algo = cfg.general.algo_name
+    if data.get("algo_name") != algo:
+        raise CheckpointError(
+            f"{path}: trained with algo_name {data.get('algo_name')}, this config uses {algo}; "
+            f"set general_cfg.algo_name: {data.get('algo_name')} or load another checkpoint"
+        )
+    if (data.get("obs_space"), data.get("action_space")) != (
+        repr(policy.obs_space),
+        repr(policy.action_space),
+    ):
+        raise CheckpointError(
+            f"{path}: trained on {data.get('env_id')} (observations {data.get('obs_space')}, "
+            f"actions {data.get('action_space')}), incompatible with this env "
+            f"(observations {policy.obs_space!r}, actions {policy.action_space!r})"
+        )
+    try:
+        policy.load_state_dict(data["policy"], weights_only=weights_only)
+    except (RuntimeError, ValueError, KeyError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(
+            f"{path}: does not fit this config's networks ({first}); use the config the "
+            "checkpoint was trained with (its task directory's config.yaml)"
+        ) from None
+    known = {f.name for f in fields(Counters)}
+    return Counters(**{k: v for k, v in data.get("counters", {}).items() if k in known})
+
+
+class Setup:
+    """What a run checks and builds before its task directory exists: seeds, spaces, policy,
+    the checkpoint it loads and the counters a resumed run continues."""
+
+    def __init__(self, cfg: Config, checkpoint: str | Path | None = None):
+        g = cfg.general
+        torch.set_num_threads(g.torch_threads)
+        self.cfg = cfg
+        self.seed = seed_everything(g.seed)
+        self.obs_space, self.action_space = spaces_of(cfg)
+        self.policy = build_policy(cfg, self.obs_space, self.action_space, policy_seed(self.seed))
+        self.counters = Counters()
+        self.checkpoint = Path(checkpoint) if checkpoint is not None else None
+        if self.checkpoint is not None:
+            counters = load_checkpoint(self.policy, self.checkpoint, cfg,
+                                       weights_only=g.mode != "train")  # fmt: skip
+            if g.mode == "train":
+                self.counters = counters
+        self.policy.env_steps = self.counters.env_steps

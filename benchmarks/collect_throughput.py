@@ -74,8 +74,16 @@ ROWS = {
 
 
 def measure(root: Path, algo: str, extra: list[str], n_envs: int, steps: int) -> float:
-    args = [sys.executable, "-c", SNIPPET, str(root), algo, str(n_envs), str(steps),
-            json.dumps(extra)]  # fmt: skip
+    args = [
+        sys.executable,
+        "-c",
+        SNIPPET,
+        str(root),
+        algo,
+        str(n_envs),
+        str(steps),
+        json.dumps(extra),
+    ]
     proc = subprocess.run(args, cwd=root, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"measurement failed in {root}:\n{proc.stderr[-2000:]}")
@@ -84,8 +92,12 @@ def measure(root: Path, algo: str, extra: list[str], n_envs: int, steps: int) ->
 
 def worktree(ref: str, into: str) -> Path:
     path = Path(into) / "ref"
-    subprocess.run(["git", "worktree", "add", "--detach", str(path), ref], cwd=ROOT, check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", str(path), ref],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     return path
 
 
@@ -111,8 +123,11 @@ def main() -> None:
                         results[(name, label)].append(sps)
         finally:
             if args.ref:
-                subprocess.run(["git", "worktree", "remove", "--force", str(roots[args.ref])],
-                               cwd=ROOT, capture_output=True)  # fmt: skip
+                subprocess.run(
+                    ["git", "worktree", "remove", "--force", str(roots[args.ref])],
+                    cwd=ROOT,
+                    capture_output=True,
+                )
     title = f"CartPole-v1, {args.n_envs} envs, {args.repeats} runs"
     print(f"{title:45s} {'code':>10s} {'median sps':>11s} {'min':>9s} {'max':>9s} {'vs ref':>7s}")
     for name in ROWS:
@@ -122,8 +137,11 @@ def main() -> None:
             ratio = ""
             if args.ref and label == "this":
                 ratio = f"{med / statistics.median(results[(name, args.ref)]):7.3f}"
-            print(f"{name:45s} {label[:10]:>10s} {med:11.0f} {min(values):9.0f} "
-                  f"{max(values):9.0f} {ratio:>7s}", flush=True)  # fmt: skip
+            print(
+                f"{name:45s} {label[:10]:>10s} {med:11.0f} {min(values):9.0f} "
+                f"{max(values):9.0f} {ratio:>7s}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

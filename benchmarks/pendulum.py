@@ -35,9 +35,17 @@ def _task_dir(stdout: str) -> Path:
 
 
 def solve_once(seed: int, tasks: Path, extra: list[str]) -> dict:
-    cmd = [sys.executable, "main.py", "--yaml", PRESET, f"general_cfg.seed={seed}",
-           f"general_cfg.tasks_dir={tasks}", "general_cfg.progress=false",
-           "general_cfg.save_fig=false", *extra]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "main.py",
+        "--yaml",
+        PRESET,
+        f"general_cfg.seed={seed}",
+        f"general_cfg.tasks_dir={tasks}",
+        "general_cfg.progress=false",
+        "general_cfg.save_fig=false",
+        *extra,
+    ]
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - start
@@ -45,11 +53,19 @@ def solve_once(seed: int, tasks: Path, extra: list[str]) -> dict:
         raise SystemExit(f"run failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
     task = _task_dir(proc.stdout)
     summary = json.loads((task / "results" / "summary.json").read_text())
-    test = [sys.executable, "main.py", "--yaml", str(task / "config.yaml"),
-            "general_cfg.mode=test", "general_cfg.load_checkpoint=true",
-            f"general_cfg.load_path={task / 'models' / 'best.pt'}", "general_cfg.max_episode=10",
-            f"general_cfg.tasks_dir={tasks}", "general_cfg.seed=12345",
-            "general_cfg.save_fig=false"]  # fmt: skip
+    test = [
+        sys.executable,
+        "main.py",
+        "--yaml",
+        str(task / "config.yaml"),
+        "general_cfg.mode=test",
+        "general_cfg.load_checkpoint=true",
+        f"general_cfg.load_path={task / 'models' / 'best.pt'}",
+        "general_cfg.max_episode=10",
+        f"general_cfg.tasks_dir={tasks}",
+        "general_cfg.seed=12345",
+        "general_cfg.save_fig=false",
+    ]
     proc = subprocess.run(test, cwd=ROOT, capture_output=True, text=True, check=True)
     tested = json.loads((_task_dir(proc.stdout) / "results" / "summary.json").read_text())
     return {"seed": seed, "wall": wall, "test_mean": tested["mean_return"], **summary}
@@ -62,8 +78,9 @@ def throughput(obs_norm: bool, n_envs: int, vector_steps: int) -> float:
     from framework.runtime.seeding import env_seeds
     from framework.runtime.setup import build_policy
 
-    cfg = load_config(PRESET, [f"algo_cfg.obs_norm={str(obs_norm).lower()}",
-                               f"env_cfg.n_envs={n_envs}"])  # fmt: skip
+    cfg = load_config(
+        PRESET, [f"algo_cfg.obs_norm={str(obs_norm).lower()}", f"env_cfg.n_envs={n_envs}"]
+    )
     policy = build_policy(cfg, *spaces_of(cfg), seed=1)
     collector = Collector(cfg, policy, n_envs, env_seeds(1, n_envs))
     out = collector.collect(8)  # warm-up
@@ -110,10 +127,13 @@ def main() -> None:
             for seed in args.seeds:
                 r = solve_once(seed, Path(tmp), args.extra)
                 rows.append(r)
-                print(f"seed {seed}: solved={r['threshold_reached']} at "
-                      f"{r['threshold_env_steps']} env steps, {r['threshold_wall_seconds']} s "
-                      f"in-run, {r['wall']:.1f} s process, best eval {r['best_eval']:.1f}, "
-                      f"best.pt test mean {r['test_mean']:.1f}", flush=True)  # fmt: skip
+                print(
+                    f"seed {seed}: solved={r['threshold_reached']} at "
+                    f"{r['threshold_env_steps']} env steps, {r['threshold_wall_seconds']} s "
+                    f"in-run, {r['wall']:.1f} s process, best eval {r['best_eval']:.1f}, "
+                    f"best.pt test mean {r['test_mean']:.1f}",
+                    flush=True,
+                )
         solved = [r for r in rows if r["threshold_reached"]]
         print(f"\nPendulum-v1 PPO time to solve (-250), {len(solved)}/{len(rows)} seeds solved")
         print("| metric | median | min | max |\n|---|---|---|---|")
@@ -126,15 +146,19 @@ def main() -> None:
         for name, key in metrics:
             vals = [r[key] for r in solved]
             if vals:
-                print(f"| {name} | {statistics.median(vals):.1f} | {min(vals):.1f} | "
-                      f"{max(vals):.1f} |")  # fmt: skip
+                print(
+                    f"| {name} | {statistics.median(vals):.1f} | {min(vals):.1f} | "
+                    f"{max(vals):.1f} |"
+                )
 
     speeds: dict[bool, list[float]] = {False: [], True: []}
     for _ in range(args.repeats):  # interleaved, so load changes hit both settings
         for on in (False, True):
             speeds[on].append(throughput(on, args.envs, args.vector_steps))
-    print(f"\nCollection throughput, {args.envs} Pendulum envs, PPO policy, "
-          f"{args.vector_steps} vector steps x {args.repeats} interleaved repeats")  # fmt: skip
+    print(
+        f"\nCollection throughput, {args.envs} Pendulum envs, PPO policy, "
+        f"{args.vector_steps} vector steps x {args.repeats} interleaved repeats"
+    )
     print("| obs_norm | env steps/s best | median | min |\n|---|---|---|---|")
     for label, v in (("off", speeds[False]), ("on", speeds[True])):
         print(f"| {label} | {max(v):.0f} | {statistics.median(v):.0f} | {min(v):.0f} |")
@@ -144,10 +168,12 @@ def main() -> None:
     print("(best-of is the least sensitive to other load on the machine)")
     lat = {on: act_latency(on, args.envs) for on in (False, True)}
     step = args.envs / max(speeds[False])  # seconds per vector step, best case
-    print(f"policy.act on {args.envs} obs, best of 7: off {lat[False] * 1e6:.1f} us, "
-          f"on {lat[True] * 1e6:.1f} us; normalization adds {(lat[True] - lat[False]) * 1e6:.1f}"
-          f" us = {100 * (lat[True] - lat[False]) / step:.1f}% of a {step * 1e6:.0f} us vector "
-          "step")  # fmt: skip
+    print(
+        f"policy.act on {args.envs} obs, best of 7: off {lat[False] * 1e6:.1f} us, "
+        f"on {lat[True] * 1e6:.1f} us; normalization adds {(lat[True] - lat[False]) * 1e6:.1f}"
+        f" us = {100 * (lat[True] - lat[False]) / step:.1f}% of a {step * 1e6:.0f} us vector "
+        "step"
+    )
 
 
 if __name__ == "__main__":

@@ -41,8 +41,15 @@ SLOW = "env_cfg.wrappers=[{name: StepDelay, delay: 0.002}]"
 def run_once(yaml: str | None, overrides: list[str], tasks: str) -> tuple[dict, float]:
     """One training run; returns its summary and the seconds from 'all workers ready' (Ray) or
     the loop's start (single) to the end."""
-    cfg = load_config(yaml, ["general_cfg.progress=false", "general_cfg.save_fig=false",
-                             f"general_cfg.tasks_dir={tasks}", *overrides])  # fmt: skip
+    cfg = load_config(
+        yaml,
+        [
+            "general_cfg.progress=false",
+            "general_cfg.save_fig=false",
+            f"general_cfg.tasks_dir={tasks}",
+            *overrides,
+        ],
+    )
     setup = Setup(cfg)
     g = cfg.general
     task = TaskDir.create(g.tasks_dir, g.mode, "bench", g.algo_name)
@@ -76,13 +83,23 @@ def collection(repeats: int, steps_per_worker: int, tasks: str) -> None:
         sps = []
         for r in range(repeats):
             budget = steps_per_worker * n
-            summary, secs = run_once(None, [
-                "general_cfg.algo_name=DQN", "general_cfg.mp_backend=ray",
-                f"general_cfg.n_workers={n}", "general_cfg.worker_num_cpus=0.125",
-                f"general_cfg.max_env_steps={budget}", f"algo_cfg.learning_starts={10 * budget}",
-                "general_cfg.online_eval=false", "general_cfg.save_best_model=false",
-                f"general_cfg.seed={r + 1}", "env_cfg.n_envs=8", SLOW,
-            ], tasks)  # fmt: skip
+            summary, secs = run_once(
+                None,
+                [
+                    "general_cfg.algo_name=DQN",
+                    "general_cfg.mp_backend=ray",
+                    f"general_cfg.n_workers={n}",
+                    "general_cfg.worker_num_cpus=0.125",
+                    f"general_cfg.max_env_steps={budget}",
+                    f"algo_cfg.learning_starts={10 * budget}",
+                    "general_cfg.online_eval=false",
+                    "general_cfg.save_best_model=false",
+                    f"general_cfg.seed={r + 1}",
+                    "env_cfg.n_envs=8",
+                    SLOW,
+                ],
+                tasks,
+            )
             sps.append(summary["env_steps"] / secs)
         med = statistics.median(sps)
         base = base or med
@@ -92,13 +109,24 @@ def collection(repeats: int, steps_per_worker: int, tasks: str) -> None:
 def solve(repeats: int, tasks: str) -> None:
     preset = str(ROOT / "config/presets/CartPole-v1_PPO.yaml")
     print("\n2. PPO preset on CartPole-v1 to reward_threshold 475 (max 200k env steps)")
-    print(f"{'backend':>10}  {'env steps/s':>24}  {'seconds to 475':>24}  {'env steps to 475':>16}  "
-          f"solved")  # fmt: skip
-    for label, extra in [("single", []), *[
-        (f"ray x{n}", ["general_cfg.mp_backend=ray", f"general_cfg.n_workers={n}",
-                      "general_cfg.worker_num_cpus=0.25"])
-        for n in (1, 2, 4)
-    ]]:  # fmt: skip
+    print(
+        f"{'backend':>10}  {'env steps/s':>24}  {'seconds to 475':>24}  {'env steps to 475':>16}  "
+        f"solved"
+    )
+    for label, extra in [
+        ("single", []),
+        *[
+            (
+                f"ray x{n}",
+                [
+                    "general_cfg.mp_backend=ray",
+                    f"general_cfg.n_workers={n}",
+                    "general_cfg.worker_num_cpus=0.25",
+                ],
+            )
+            for n in (1, 2, 4)
+        ],
+    ]:
         sps, secs, steps, solved = [], [], [], 0
         for r in range(repeats):
             summary, _ = run_once(preset, [f"general_cfg.seed={r + 1}", *extra], tasks)
@@ -109,8 +137,10 @@ def solve(repeats: int, tasks: str) -> None:
                 steps.append(summary["threshold_env_steps"])
         steps_txt = f"{statistics.median(steps):16.0f}" if steps else f"{'-':>16}"
         secs_txt = spread(secs) if secs else "-"
-        print(f"{label:>10}  {spread(sps):>24}  {secs_txt:>24}  {steps_txt}  {solved}/{repeats}",
-              flush=True)  # fmt: skip
+        print(
+            f"{label:>10}  {spread(sps):>24}  {secs_txt:>24}  {steps_txt}  {solved}/{repeats}",
+            flush=True,
+        )
 
 
 def main() -> None:

@@ -24,8 +24,16 @@ DEFAULT_PRESETS = ["config/presets/CartPole-v1_PPO.yaml", "config/presets/CartPo
 
 
 def run_once(preset: str, seed: int, tasks: Path, extra: list[str]) -> dict:
-    cmd = [sys.executable, "main.py", "--yaml", preset, f"general_cfg.seed={seed}",
-           f"general_cfg.tasks_dir={tasks}", "general_cfg.progress=false", *extra]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "main.py",
+        "--yaml",
+        preset,
+        f"general_cfg.seed={seed}",
+        f"general_cfg.tasks_dir={tasks}",
+        "general_cfg.progress=false",
+        *extra,
+    ]
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - start
@@ -37,10 +45,18 @@ def run_once(preset: str, seed: int, tasks: Path, extra: list[str]) -> dict:
 
 
 def test_best(task: Path, seed: int, episodes: int) -> float:
-    cmd = [sys.executable, "main.py", "--yaml", str(task / "config.yaml"),
-           "general_cfg.mode=test", "general_cfg.load_checkpoint=true",
-           f"general_cfg.load_path={task}", f"general_cfg.max_episode={episodes}",
-           f"general_cfg.seed={seed}", "general_cfg.save_fig=false"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "main.py",
+        "--yaml",
+        str(task / "config.yaml"),
+        "general_cfg.mode=test",
+        "general_cfg.load_checkpoint=true",
+        f"general_cfg.load_path={task}",
+        f"general_cfg.max_episode={episodes}",
+        f"general_cfg.seed={seed}",
+        "general_cfg.save_fig=false",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
     out = Path(proc.stdout.strip().splitlines()[-1].split(": ", 1)[1])
     return json.loads((out / "results" / "summary.json").read_text())["mean_return"]
@@ -68,14 +84,25 @@ def main() -> None:
                     else float("nan")
                 )
                 rows.append(r)
-                print(f"{Path(preset).stem:28s} seed {seed}: {r['wall']:6.2f} s  solved={r['threshold_reached']}"
-                      f"  steps={r['threshold_env_steps']}  best={r['best_eval']}  "
-                      f"test({args.test_episodes} ep)={r['test']:.1f}", flush=True)  # fmt: skip
+                print(
+                    f"{Path(preset).stem:28s} seed {seed}: {r['wall']:6.2f} s  solved={r['threshold_reached']}"
+                    f"  steps={r['threshold_env_steps']}  best={r['best_eval']}  "
+                    f"test({args.test_episodes} ep)={r['test']:.1f}",
+                    flush=True,
+                )
             walls = [r["wall"] for r in rows]
-            table.append((Path(preset).stem, statistics.median(walls), min(walls), max(walls),
-                          sum(r["threshold_reached"] for r in rows), len(rows),
-                          statistics.median(r["threshold_env_steps"] or 0 for r in rows),
-                          min(r["test"] for r in rows)))  # fmt: skip
+            table.append(
+                (
+                    Path(preset).stem,
+                    statistics.median(walls),
+                    min(walls),
+                    max(walls),
+                    sum(r["threshold_reached"] for r in rows),
+                    len(rows),
+                    statistics.median(r["threshold_env_steps"] or 0 for r in rows),
+                    min(r["test"] for r in rows),
+                )
+            )
     print(
         f"\n{'preset':28s} {'median s':>9s} {'min':>6s} {'max':>6s} {'solved':>7s} {'med steps':>10s} {'min test':>9s}"
     )

@@ -74,8 +74,9 @@ def run(cfg: Config, hooks: Hooks | None = None) -> dict[str, Any]:
             stop_ray(ray_started)
             raise
     try:
-        task = TaskDir.create(g.tasks_dir, g.mode, env_module(g.env_name).env_label(cfg.env),
-                              g.algo_name)  # fmt: skip
+        task = TaskDir.create(
+            g.tasks_dir, g.mode, env_module(g.env_name).env_label(cfg.env), g.algo_name
+        )
     except BaseException:
         stop_ray(ray_started)
         raise
@@ -96,8 +97,9 @@ def run(cfg: Config, hooks: Hooks | None = None) -> dict[str, Any]:
         elif g.mp_backend == "ray":
             from framework.ray.driver import train_ray
 
-            summary = train_ray(cfg, task, setup, hooks.on_eval, hooks.on_ray_started,
-                                hooks.ray_policy_hook)  # fmt: skip
+            summary = train_ray(
+                cfg, task, setup, hooks.on_eval, hooks.on_ray_started, hooks.ray_policy_hook
+            )
         else:
             summary = train_single(cfg, task, setup, hooks.on_eval)
     finally:

@@ -27,11 +27,14 @@ def _pin_packages() -> None:
 _pin_packages()
 
 EPILOG = """\
-overrides: any number of section.key=value after the options, applied after the YAML;
-values are parsed as YAML, e.g.
+examples:
   python main.py --yaml config/presets/CartPole-v1_PPO.yaml algo_cfg.lr=1e-3 general_cfg.seed=2
   python main.py general_cfg.mode=test general_cfg.load_checkpoint=true general_cfg.load_path=RUN
-List every key with its default and meaning: python main.py --keys
+  python main.py --keys
+
+Overrides (section.key=value, parsed as YAML) apply after the YAML. RUN is a task directory
+(tasks/Train_...): test, render and collect take the algorithm and its config from its
+checkpoint. --keys lists every key with its default and meaning.
 """
 
 

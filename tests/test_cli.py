@@ -32,9 +32,17 @@ def rows(path):
 def test_train_test_resume(tasks):
     run = run_main(tasks, *SMALL_DQN)
     assert run.name.startswith("Train_CartPole-v1_DQN_")
-    for rel in ("config.yaml", "models/best.pt", "models/last.pt", "results/episodes.csv",
-                "results/evals.csv", "results/updates.csv", "results/summary.json",
-                "figs/rewards.png", "logs/run.log"):  # fmt: skip
+    for rel in (
+        "config.yaml",
+        "models/best.pt",
+        "models/last.pt",
+        "results/episodes.csv",
+        "results/evals.csv",
+        "results/updates.csv",
+        "results/summary.json",
+        "figs/rewards.png",
+        "logs/run.log",
+    ):
         assert (run / rel).is_file(), rel
     s = summary(run)
     assert s["env_steps"] >= 3000 and s["stop_reason"] == "max_env_steps"
@@ -50,8 +58,13 @@ def test_train_test_resume(tasks):
     assert "general_cfg" in (run / "logs" / "run.log").read_text()
 
     # test mode from the run folder: loads best.pt, runs max_episode deterministic episodes
-    test = run_main(tasks, "general_cfg.mode=test", "general_cfg.load_checkpoint=true",
-                    f"general_cfg.load_path={run}", "general_cfg.max_episode=4")  # fmt: skip
+    test = run_main(
+        tasks,
+        "general_cfg.mode=test",
+        "general_cfg.load_checkpoint=true",
+        f"general_cfg.load_path={run}",
+        "general_cfg.max_episode=4",
+    )
     assert test.name.startswith("Test_CartPole-v1_DQN_")
     t = summary(test)
     assert t["episodes"] == 4 and t["checkpoint"].endswith("best.pt")
@@ -60,9 +73,13 @@ def test_train_test_resume(tasks):
 
     # resume: counters, optimizer and schedules continue
     last = torch.load(run / "models" / "last.pt", weights_only=False)
-    resumed = run_main(tasks, *SMALL_DQN[1:], "general_cfg.max_env_steps=4000",
-                       "general_cfg.load_checkpoint=true",
-                       f"general_cfg.load_path={run / 'models' / 'last.pt'}")  # fmt: skip
+    resumed = run_main(
+        tasks,
+        *SMALL_DQN[1:],
+        "general_cfg.max_env_steps=4000",
+        "general_cfg.load_checkpoint=true",
+        f"general_cfg.load_path={run / 'models' / 'last.pt'}",
+    )
     r = summary(resumed)
     assert r["env_steps"] >= 4000 and r["env_steps"] - s["env_steps"] < 1500
     assert r["update_steps"] > s["update_steps"]
@@ -78,9 +95,14 @@ def test_train_test_resume(tasks):
 
 
 def test_same_seed_same_curve_and_config_reruns(tasks):
-    args = ["general_cfg.algo_name=PPO", "general_cfg.max_env_steps=3000", "algo_cfg.n_steps=64",
-            "general_cfg.online_eval_fre=1024", "general_cfg.online_eval_episode=2",
-            "general_cfg.save_fig=false"]  # fmt: skip
+    args = [
+        "general_cfg.algo_name=PPO",
+        "general_cfg.max_env_steps=3000",
+        "algo_cfg.n_steps=64",
+        "general_cfg.online_eval_fre=1024",
+        "general_cfg.online_eval_episode=2",
+        "general_cfg.save_fig=false",
+    ]
     a = run_main(tasks, *args)
     b = run_main(tasks, "--yaml", str(a / "config.yaml"))  # the saved config reruns the run
     c = run_main(tasks, *args, "general_cfg.seed=2")
@@ -96,10 +118,17 @@ def test_same_seed_same_curve_and_config_reruns(tasks):
 
 def test_ctrl_c_saves_everything(tasks):
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "main.py"), f"general_cfg.tasks_dir={tasks}",
-         "general_cfg.max_env_steps=10000000", "general_cfg.online_eval_fre=2000"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(ROOT / "main.py"),
+            f"general_cfg.tasks_dir={tasks}",
+            "general_cfg.max_env_steps=10000000",
+            "general_cfg.online_eval_fre=2000",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 120
     while time.time() < deadline:  # wait until training has produced a few episodes
         runs = list(tasks.glob("Train_*")) if tasks.exists() else []
@@ -121,16 +150,25 @@ def test_ctrl_c_saves_everything(tasks):
 
 
 def test_incompatible_checkpoints_are_clear_errors(tasks, tmp_path):
-    run = run_main(tasks, "general_cfg.max_env_steps=600", "general_cfg.online_eval=false",
-                   "algo_cfg.learning_starts=200", "general_cfg.save_fig=false")  # fmt: skip
+    run = run_main(
+        tasks,
+        "general_cfg.max_env_steps=600",
+        "general_cfg.online_eval=false",
+        "algo_cfg.learning_starts=200",
+        "general_cfg.save_fig=false",
+    )
     count = len(list(tasks.iterdir()))
     test_mode = ["general_cfg.mode=test"]
     cases = [
         # test mode takes the algorithm from the checkpoint: a contradiction names the key
-        (test_mode + ["general_cfg.algo_name=PPO"],
-         "general_cfg.algo_name: PPO contradicts checkpoint"),
-        (test_mode + ["algo_cfg.value_layers=[{layer_type: linear, layer_dim: [32]}]"],
-         "algo_cfg.value_layers: [{'layer_type': 'linear', 'layer_dim': [32]"),
+        (
+            test_mode + ["general_cfg.algo_name=PPO"],
+            "general_cfg.algo_name: PPO contradicts checkpoint",
+        ),
+        (
+            test_mode + ["algo_cfg.value_layers=[{layer_type: linear, layer_dim: [32]}]"],
+            "algo_cfg.value_layers: [{'layer_type': 'linear', 'layer_dim': [32]",
+        ),
         (test_mode + ["env_cfg.id=Acrobot-v1"], "incompatible with this env"),
         # resuming takes the YAML as given: the checkpoint must fit it
         (["general_cfg.algo_name=PPO"], "trained with algo_name DQN, this config uses PPO"),
@@ -140,14 +178,22 @@ def test_incompatible_checkpoints_are_clear_errors(tasks, tmp_path):
         ),
     ]
     for extra, expected in cases:
-        proc = run_cli("general_cfg.load_checkpoint=true", f"general_cfg.load_path={run}",
-                       f"general_cfg.tasks_dir={tasks}", *extra)  # fmt: skip
+        proc = run_cli(
+            "general_cfg.load_checkpoint=true",
+            f"general_cfg.load_path={run}",
+            f"general_cfg.tasks_dir={tasks}",
+            *extra,
+        )
         assert proc.returncode == 2 and expected in proc.stderr, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
     garbage = tmp_path / "bad.pt"
     garbage.write_bytes(b"not a checkpoint")
-    proc = run_cli("general_cfg.mode=test", "general_cfg.load_checkpoint=true",
-                   f"general_cfg.load_path={garbage}", f"general_cfg.tasks_dir={tasks}")  # fmt: skip
+    proc = run_cli(
+        "general_cfg.mode=test",
+        "general_cfg.load_checkpoint=true",
+        f"general_cfg.load_path={garbage}",
+        f"general_cfg.tasks_dir={tasks}",
+    )
     assert proc.returncode == 2 and "not a readable checkpoint" in proc.stderr
     assert len(list(tasks.iterdir())) == count  # nothing half-written
 
@@ -164,7 +210,8 @@ def test_foreign_config_package_cannot_shadow_ours(tmp_path):
     console = shutil.which("rldojo", path=os.path.dirname(sys.executable))
     if console is None:
         pytest.skip("the rldojo console command is not installed (pip install -e .)")
-    proc = subprocess.run([console, "--keys"], cwd=tmp_path, env={**os.environ, **env},
-                          capture_output=True, text=True)  # fmt: skip
+    proc = subprocess.run(
+        [console, "--keys"], cwd=tmp_path, env={**os.environ, **env}, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
     assert "reward_threshold" in proc.stdout

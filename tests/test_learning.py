@@ -15,8 +15,9 @@ PRESETS = ROOT / "config" / "presets"
     [("CartPole-v1_PPO.yaml", 60_000), ("CartPole-v1_DQN.yaml", 60_000)],
 )
 def test_cartpole_reaches_475(tasks, preset, budget):
-    run = run_main(tasks, "--yaml", str(PRESETS / preset), "general_cfg.seed=1",
-                   "general_cfg.save_fig=false")  # fmt: skip
+    run = run_main(
+        tasks, "--yaml", str(PRESETS / preset), "general_cfg.seed=1", "general_cfg.save_fig=false"
+    )
     s = summary(run)
     assert s["threshold_reached"], f"best eval {s['best_eval']} after {s['env_steps']} steps"
     assert s["best_eval"] >= 475 and s["threshold_env_steps"] <= budget

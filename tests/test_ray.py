@@ -53,9 +53,13 @@ def train(tmp_path, yaml, overrides, on_started=None, policy_hook=None):
     """A Ray training run as main.py does it; returns (summary, task root)."""
     cfg = load_config(
         PRESETS / yaml if yaml else None,
-        ["general_cfg.mp_backend=ray", "general_cfg.progress=false",
-         f"general_cfg.tasks_dir={tmp_path}", *overrides],
-    )  # fmt: skip
+        [
+            "general_cfg.mp_backend=ray",
+            "general_cfg.progress=false",
+            f"general_cfg.tasks_dir={tmp_path}",
+            *overrides,
+        ],
+    )
     setup = Setup(cfg)
     g = cfg.general
     task = TaskDir.create(g.tasks_dir, g.mode, "CartPole-v1", g.algo_name)
@@ -96,10 +100,15 @@ def test_import_is_lazy():
 def test_learns_with_two_workers(ray_session, tmp_path, preset):
     """The preset as shipped, 2 workers (each with the preset's n_envs), seed 1: eval mean
     >= 195 within 60k env steps, and the task directory of single mode."""
-    summary, root = train(tmp_path, preset, [
-        "general_cfg.n_workers=2", "general_cfg.reward_threshold=195",
-        "general_cfg.max_env_steps=60000",
-    ])  # fmt: skip
+    summary, root = train(
+        tmp_path,
+        preset,
+        [
+            "general_cfg.n_workers=2",
+            "general_cfg.reward_threshold=195",
+            "general_cfg.max_env_steps=60000",
+        ],
+    )
     assert summary["stop_reason"] == "reward_threshold", summary
     assert summary["best_eval"] >= 195
     assert summary["mp_backend"] == "ray" and summary["n_workers"] == 2
@@ -130,10 +139,17 @@ def test_worker_killed_mid_run(ray_session, tmp_path):
         seen["thread"] = threading.Thread(target=kill_later, daemon=True)
         seen["thread"].start()
 
-    summary, root = train(tmp_path, "CartPole-v1_DQN.yaml", [
-        "general_cfg.n_workers=2", "general_cfg.max_env_steps=40000",
-        "general_cfg.reward_threshold=null", "general_cfg.online_eval_fre=5000",
-    ], on_started=killer)  # fmt: skip
+    summary, root = train(
+        tmp_path,
+        "CartPole-v1_DQN.yaml",
+        [
+            "general_cfg.n_workers=2",
+            "general_cfg.max_env_steps=40000",
+            "general_cfg.reward_threshold=null",
+            "general_cfg.online_eval_fre=5000",
+        ],
+        on_started=killer,
+    )
     seen["thread"].join(timeout=30)
     assert summary["worker_restarts"] >= 1, summary
     assert summary["stop_reason"] == "max_env_steps"
@@ -149,11 +165,17 @@ def test_collect_traj_under_ray(ray_session, tmp_path):
     max_episode limit (episodes finishing in the same step beyond it are dropped)."""
     from framework.data.trajectories import iter_trajectories
 
-    summary, root = train(tmp_path, "CartPole-v1_PPO.yaml", [
-        "general_cfg.n_workers=2", "general_cfg.collect_traj=true",
-        "general_cfg.max_episode=150", "general_cfg.reward_threshold=null",
-        "general_cfg.online_eval_fre=1024",
-    ])  # fmt: skip
+    summary, root = train(
+        tmp_path,
+        "CartPole-v1_PPO.yaml",
+        [
+            "general_cfg.n_workers=2",
+            "general_cfg.collect_traj=true",
+            "general_cfg.max_episode=150",
+            "general_cfg.reward_threshold=null",
+            "general_cfg.online_eval_fre=1024",
+        ],
+    )
     assert summary["episodes"] == 150 and summary["stop_reason"] == "max_episode"
     trajs = list(iter_trajectories(root))
     assert len(trajs) == summary["episodes"]
@@ -201,11 +223,20 @@ def test_idle_actors_do_not_spin(ray_session, tmp_path):
 
         threading.Thread(target=measure, daemon=True).start()
 
-    summary, root = train(tmp_path, "CartPole-v1_DQN.yaml", [
-        "general_cfg.n_workers=2", "general_cfg.max_env_steps=3000",
-        "algo_cfg.learning_starts=256", "general_cfg.online_eval=false",
-        "general_cfg.reward_threshold=null", "general_cfg.save_best_model=false",
-    ], on_started=monitor, policy_hook=slow_first_learn)  # fmt: skip
+    summary, root = train(
+        tmp_path,
+        "CartPole-v1_DQN.yaml",
+        [
+            "general_cfg.n_workers=2",
+            "general_cfg.max_env_steps=3000",
+            "algo_cfg.learning_starts=256",
+            "general_cfg.online_eval=false",
+            "general_cfg.reward_threshold=null",
+            "general_cfg.save_best_model=false",
+        ],
+        on_started=monitor,
+        policy_hook=slow_first_learn,
+    )
     assert marker.exists(), "the learner never blocked"
     assert len(used) == 3, "the CPU time was not measured"
     assert max(used.values()) < 0.3, f"CPU seconds used in a 2 s idle window: {used}"
@@ -252,10 +283,17 @@ def test_learner_killed_ends_the_run_with_what_it_wrote(ray_session, tmp_path):
         seen["others"] = [*run.pids(), ray.get(run.ds.pid.remote())]
         kill_after(4.0, lambda: ray.get(run.learner.pid.remote()), seen)
 
-    summary, root = train(tmp_path, "CartPole-v1_DQN.yaml", [
-        "general_cfg.n_workers=2", "general_cfg.max_env_steps=200000",
-        "general_cfg.reward_threshold=null", "general_cfg.model_save_fre=200",
-    ], on_started=killer)  # fmt: skip
+    summary, root = train(
+        tmp_path,
+        "CartPole-v1_DQN.yaml",
+        [
+            "general_cfg.n_workers=2",
+            "general_cfg.max_env_steps=200000",
+            "general_cfg.reward_threshold=null",
+            "general_cfg.model_save_fre=200",
+        ],
+        on_started=killer,
+    )
     assert summary["stop_reason"] == "error" and "Learner actor died" in summary["error"]
     assert json.loads((root / "results/summary.json").read_text()) == summary
     assert summary["env_steps"] < 200000 and summary["update_steps"] >= 200
@@ -278,13 +316,23 @@ def test_data_server_killed_is_a_clear_error_with_a_final_checkpoint(ray_session
 
     def killer(run):  # once the first evaluation (and best.pt) is written
         evals = Path(ray.get(run.learner.task_root.remote())) / "results" / "evals.csv"
-        kill_after(0.0, lambda: ray.get(run.ds.pid.remote()), seen,
-                   ready=lambda: evals.is_file() and len(evals.read_text().splitlines()) > 1)
+        kill_after(
+            0.0,
+            lambda: ray.get(run.ds.pid.remote()),
+            seen,
+            ready=lambda: evals.is_file() and len(evals.read_text().splitlines()) > 1,
+        )
 
-    summary, root = train(tmp_path, "CartPole-v1_PPO.yaml", [
-        "general_cfg.n_workers=2", "general_cfg.max_env_steps=500000",
-        "general_cfg.reward_threshold=null",
-    ], on_started=killer)  # fmt: skip
+    summary, root = train(
+        tmp_path,
+        "CartPole-v1_PPO.yaml",
+        [
+            "general_cfg.n_workers=2",
+            "general_cfg.max_env_steps=500000",
+            "general_cfg.reward_threshold=null",
+        ],
+        on_started=killer,
+    )
     assert summary["stop_reason"] == "error" and "DataServer actor died" in summary["error"]
     assert_layout(root, summary)
 
@@ -292,12 +340,26 @@ def test_data_server_killed_is_a_clear_error_with_a_final_checkpoint(ray_session
 def test_ctrl_c_under_ray_saves_everything(tmp_path):
     """SIGINT to the whole process group, as a terminal's Ctrl-C: exit 130 and the final
     checkpoint, records, figure and summary are all written."""
-    cmd = [sys.executable, "main.py", "--yaml", str(PRESETS / "CartPole-v1_PPO.yaml"),
-           "general_cfg.mp_backend=ray", "general_cfg.n_workers=2",
-           "general_cfg.max_env_steps=10000000", "general_cfg.reward_threshold=null",
-           f"general_cfg.tasks_dir={tmp_path}", "general_cfg.progress=false"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)  # fmt: skip
+    cmd = [
+        sys.executable,
+        "main.py",
+        "--yaml",
+        str(PRESETS / "CartPole-v1_PPO.yaml"),
+        "general_cfg.mp_backend=ray",
+        "general_cfg.n_workers=2",
+        "general_cfg.max_env_steps=10000000",
+        "general_cfg.reward_threshold=null",
+        f"general_cfg.tasks_dir={tmp_path}",
+        "general_cfg.progress=false",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     for line in proc.stdout:  # training is under way once the first evaluation is printed
         if line.startswith("[eval]"):
             break
@@ -319,10 +381,18 @@ def test_gpu_learner_needs_a_gpu_on_this_node(tmp_path):
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     run = subprocess.run(
-        [sys.executable, "main.py", "general_cfg.mp_backend=ray",
-         "general_cfg.learner_num_gpus=1", f"general_cfg.tasks_dir={tmp_path}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "main.py",
+            "general_cfg.mp_backend=ray",
+            "general_cfg.learner_num_gpus=1",
+            f"general_cfg.tasks_dir={tmp_path}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 2
     assert "learner_num_gpus" in run.stderr and "Traceback" not in run.stderr
     assert not list(tmp_path.iterdir())
@@ -335,10 +405,21 @@ def test_joins_an_existing_cluster(tmp_path):
     address, as Ray documents; the token is the one `ray start` saved in ~/.ray."""
     port = free_port()
     head = subprocess.Popen(
-        [str(Path(sys.executable).with_name("ray")), "start", "--head", f"--port={port}",
-         "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats", "--block"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )  # fmt: skip
+        [
+            str(Path(sys.executable).with_name("ray")),
+            "start",
+            "--head",
+            f"--port={port}",
+            "--num-cpus=2",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+            "--block",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         address, seen = None, []
         for line in head.stdout:  # it prints `ray start --address='IP:PORT'` for other nodes
@@ -350,13 +431,24 @@ def test_joins_an_existing_cluster(tmp_path):
                 break
         assert address and address.endswith(f":{port}"), "".join(seen)[-2000:]
         run = subprocess.run(
-            [sys.executable, "main.py", "--yaml", str(PRESETS / "CartPole-v1_PPO.yaml"),
-             "general_cfg.mp_backend=ray", "general_cfg.n_workers=2",
-             f"general_cfg.ray_address={address}", "general_cfg.reward_threshold=195",
-             f"general_cfg.tasks_dir={tmp_path / 'tasks'}", "general_cfg.progress=false"],
-            cwd=ROOT, capture_output=True, text=True, timeout=300,
+            [
+                sys.executable,
+                "main.py",
+                "--yaml",
+                str(PRESETS / "CartPole-v1_PPO.yaml"),
+                "general_cfg.mp_backend=ray",
+                "general_cfg.n_workers=2",
+                f"general_cfg.ray_address={address}",
+                "general_cfg.reward_threshold=195",
+                f"general_cfg.tasks_dir={tmp_path / 'tasks'}",
+                "general_cfg.progress=false",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
             env={**os.environ, "RAY_AUTH_MODE": "token"},  # Ray: explicit address, token auth
-        )  # fmt: skip
+        )
         assert run.returncode == 0, run.stderr[-2000:]
         root = Path(run.stdout.strip().splitlines()[-1].split(": ", 1)[1])
         summary = json.loads((root / "results/summary.json").read_text())

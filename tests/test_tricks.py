@@ -153,9 +153,13 @@ def test_checkpoint_acts_like_live_policy_and_keeps_its_stats(algo, tmp_path):
     assert summary["env_steps"] == live.obs_norm.count >= 4000  # every collected obs, once
 
     obs = np.random.default_rng(3).normal(0, 1.5, (256, 4)).astype(np.float32)
-    test_cfg = make_cfg(algo, *overrides, "general_cfg.mode=test",
-                        "general_cfg.load_checkpoint=true",
-                        f"general_cfg.load_path={task.models / 'last.pt'}")  # fmt: skip
+    test_cfg = make_cfg(
+        algo,
+        *overrides,
+        "general_cfg.mode=test",
+        "general_cfg.load_checkpoint=true",
+        f"general_cfg.load_path={task.models / 'last.pt'}",
+    )
     rebuilt = build_policy(test_cfg, *spaces_of(test_cfg), seed=7)
     load_checkpoint(rebuilt, task.models / "last.pt", test_cfg, weights_only=True)
     for key in ("mean", "var", "count"):
@@ -177,8 +181,12 @@ def test_checkpoint_acts_like_live_policy_and_keeps_its_stats(algo, tmp_path):
     )
 
     # resuming (train mode) restores statistics, counters and learning-rate state
-    resume_cfg = make_cfg(algo, *overrides, "general_cfg.load_checkpoint=true",
-                          f"general_cfg.load_path={task.models / 'last.pt'}")  # fmt: skip
+    resume_cfg = make_cfg(
+        algo,
+        *overrides,
+        "general_cfg.load_checkpoint=true",
+        f"general_cfg.load_path={task.models / 'last.pt'}",
+    )
     resumed = Setup(resume_cfg, task.models / "last.pt")
     np.testing.assert_array_equal(resumed.policy.obs_norm.mean, live.obs_norm.mean)
     assert resumed.policy.obs_norm.count == live.obs_norm.count
@@ -194,13 +202,22 @@ def test_checkpoint_acts_like_live_policy_and_keeps_its_stats(algo, tmp_path):
 # ---- schedules -------------------------------------------------------------------------------
 def test_linear_lr_and_entropy_schedules():
     policy, _ = make_policy(
-        "PPO", "algo_cfg.lr_schedule=linear", "algo_cfg.lr=1e-3", "algo_cfg.lr_end=1e-4",
-        "algo_cfg.ent_coef=0.01", "algo_cfg.ent_coef_end=0.002",
+        "PPO",
+        "algo_cfg.lr_schedule=linear",
+        "algo_cfg.lr=1e-3",
+        "algo_cfg.lr_end=1e-4",
+        "algo_cfg.ent_coef=0.01",
+        "algo_cfg.ent_coef_end=0.002",
         "general_cfg.max_env_steps=10000",
-    )  # fmt: skip
+    )
     assert policy.budget.total == 10000 and policy.budget.unit == "env_steps"
-    for steps, lr, ent in [(0, 1e-3, 0.01), (2500, 7.75e-4, 0.008), (5000, 5.5e-4, 0.006),
-                           (10000, 1e-4, 0.002), (25000, 1e-4, 0.002)]:  # fmt: skip
+    for steps, lr, ent in [
+        (0, 1e-3, 0.01),
+        (2500, 7.75e-4, 0.008),
+        (5000, 5.5e-4, 0.006),
+        (10000, 1e-4, 0.002),
+        (25000, 1e-4, 0.002),
+    ]:
         policy.env_steps = steps
         assert math.isclose(policy.current_lr(), lr, rel_tol=1e-9), steps
         assert math.isclose(policy.ent_coef, ent, rel_tol=1e-9), steps
@@ -212,10 +229,19 @@ def test_linear_lr_and_entropy_schedules():
 
 
 def test_dqn_epsilon_exponential_schedule():
-    policy, _ = make_policy("DQN", "algo_cfg.epsilon_start=1.0", "algo_cfg.epsilon_end=0.05",
-                            "algo_cfg.epsilon_decay=1000", "algo_cfg.learning_starts=0")  # fmt: skip
-    for steps, eps in [(0, 1.0), (1000, 0.05 + 0.95 * 0.36787944117), (3000, 0.0973),
-                       (100_000, 0.05)]:  # fmt: skip
+    policy, _ = make_policy(
+        "DQN",
+        "algo_cfg.epsilon_start=1.0",
+        "algo_cfg.epsilon_end=0.05",
+        "algo_cfg.epsilon_decay=1000",
+        "algo_cfg.learning_starts=0",
+    )
+    for steps, eps in [
+        (0, 1.0),
+        (1000, 0.05 + 0.95 * 0.36787944117),
+        (3000, 0.0973),
+        (100_000, 0.05),
+    ]:
         policy.env_steps = steps
         assert math.isclose(policy.epsilon, eps, abs_tol=1e-4), steps
     # greedy when deterministic, ~epsilon random otherwise
@@ -231,8 +257,9 @@ def test_dqn_epsilon_exponential_schedule():
 
 
 def test_adaptive_kl_moves_lr_in_the_right_direction_within_bounds():
-    policy, cfg = make_policy("PPO", "algo_cfg.lr_schedule=adaptive_kl",
-                              "algo_cfg.target_kl=0.01", "algo_cfg.lr=1e-3")  # fmt: skip
+    policy, cfg = make_policy(
+        "PPO", "algo_cfg.lr_schedule=adaptive_kl", "algo_cfg.target_kl=0.01", "algo_cfg.lr=1e-3"
+    )
     policy.adapt_lr(0.03)  # > 2 * target: lower
     assert math.isclose(policy.current_lr(), 1e-3 / 1.5)
     policy.adapt_lr(0.01)  # within [0.5, 2] * target: keep
@@ -246,13 +273,15 @@ def test_adaptive_kl_moves_lr_in_the_right_direction_within_bounds():
         policy.adapt_lr(0.0)
     assert math.isclose(policy.current_lr(), 1e-2)  # ceiling lr * 10
     # the adapted lr is part of the checkpoint state
-    other, _ = make_policy("PPO", "algo_cfg.lr_schedule=adaptive_kl", "algo_cfg.target_kl=0.01",
-                           "algo_cfg.lr=1e-3")  # fmt: skip
+    other, _ = make_policy(
+        "PPO", "algo_cfg.lr_schedule=adaptive_kl", "algo_cfg.target_kl=0.01", "algo_cfg.lr=1e-3"
+    )
     other.load_state_dict(policy.state_dict())
     assert math.isclose(other.current_lr(), 1e-2)
     # and learn() applies it: with a tiny target every update lowers it
-    tiny, _ = make_policy("PPO", "algo_cfg.lr_schedule=adaptive_kl", "algo_cfg.target_kl=1e-9",
-                          "algo_cfg.lr=1e-3")  # fmt: skip
+    tiny, _ = make_policy(
+        "PPO", "algo_cfg.lr_schedule=adaptive_kl", "algo_cfg.target_kl=1e-9", "algo_cfg.lr=1e-3"
+    )
     out = tiny.learn(tiny_rollout(tiny))
     assert math.isclose(out.metrics["lr"], 1e-3) and tiny.current_lr() < 1e-3
 
@@ -275,8 +304,15 @@ def test_gae_by_hand_with_truncation_and_termination():
     np.testing.assert_allclose(adv, expected, rtol=1e-6)
     # envs are independent columns
     two = lambda a: np.concatenate([a, a[::-1]], axis=1)  # noqa: E731
-    adv2 = compute_gae(two(rewards), two(values), two(next_values), two(terminated),
-                       two(terminated | truncated), 0.9, 0.8)  # fmt: skip
+    adv2 = compute_gae(
+        two(rewards),
+        two(values),
+        two(next_values),
+        two(terminated),
+        two(terminated | truncated),
+        0.9,
+        0.8,
+    )
     np.testing.assert_allclose(adv2[:, 0], expected[:, 0], rtol=1e-6)
 
 
@@ -284,10 +320,13 @@ def step_batch(obs_t, rewards, terminated, truncated) -> StepBatch:
     T = len(rewards)
     obs = np.asarray(obs_t, np.float32).reshape(T, 1, 1)
     return StepBatch(
-        obs, np.zeros((T, 1), np.int64), np.asarray(rewards, np.float32).reshape(T, 1),
-        obs + 0.5, np.asarray(terminated, bool).reshape(T, 1),
+        obs,
+        np.zeros((T, 1), np.int64),
+        np.asarray(rewards, np.float32).reshape(T, 1),
+        obs + 0.5,
+        np.asarray(terminated, bool).reshape(T, 1),
         np.asarray(truncated, bool).reshape(T, 1),
-    )  # fmt: skip
+    )
 
 
 def test_n_step_returns_by_hand():
@@ -365,16 +404,24 @@ def tiny_rollout(policy, T: int = 16, N: int = 4, seed: int = 0) -> StepBatch:
     actions, extras = policy.act(obs.reshape(T * N, 4))
     terminated = rng.random((T, N)) < 0.1
     return StepBatch(
-        obs, actions.reshape(T, N), rng.normal(1, 1, (T, N)).astype(np.float32),
-        rng.normal(0, 1, (T, N, 4)).astype(np.float32), terminated, np.zeros((T, N), bool),
+        obs,
+        actions.reshape(T, N),
+        rng.normal(1, 1, (T, N)).astype(np.float32),
+        rng.normal(0, 1, (T, N, 4)).astype(np.float32),
+        terminated,
+        np.zeros((T, N), bool),
         {"log_prob": extras["log_prob"].reshape(T, N)},
-    )  # fmt: skip
+    )
 
 
 def train_once(norm_adv: str, batch_size: int) -> np.ndarray:
     torch.manual_seed(0)
-    policy, _ = make_policy("PPO", f"algo_cfg.norm_adv={norm_adv}", "algo_cfg.n_epochs=1",
-                            f"algo_cfg.batch_size={batch_size}")  # fmt: skip
+    policy, _ = make_policy(
+        "PPO",
+        f"algo_cfg.norm_adv={norm_adv}",
+        "algo_cfg.n_epochs=1",
+        f"algo_cfg.batch_size={batch_size}",
+    )
     batch = tiny_rollout(policy)
     torch.manual_seed(1)
     policy.learn(batch)
@@ -448,8 +495,15 @@ def test_pendulum_preset_loads():
 def test_pendulum_preset_solves(tmp_path):
     from framework.cli import main
 
-    rc = main(["--yaml", PRESET, f"general_cfg.tasks_dir={tmp_path}", "general_cfg.progress=false",
-               "general_cfg.save_fig=false"])  # fmt: skip
+    rc = main(
+        [
+            "--yaml",
+            PRESET,
+            f"general_cfg.tasks_dir={tmp_path}",
+            "general_cfg.progress=false",
+            "general_cfg.save_fig=false",
+        ]
+    )
     assert rc == 0
     (summary_path,) = tmp_path.glob("*/results/summary.json")
     summary = json.loads(summary_path.read_text())

@@ -29,8 +29,9 @@ class Policy(OffPolicyPolicy):
         super().__init__(cfg, obs_space, action_space, **kwargs)
         self.n_actions = int(action_space.n)
         self.action_start = int(action_space.start)
-        q = QNetwork(self.obs_shape, cfg.value_layers, self.n_actions, cfg.dueling,
-                     ortho_init=cfg.ortho_init)  # fmt: skip
+        q = QNetwork(
+            self.obs_shape, cfg.value_layers, self.n_actions, cfg.dueling, ortho_init=cfg.ortho_init
+        )
         self.q = self.add_network("q", q, acting=True)
         self.q_target = self.add_target("q_target", self.q)
         self.add_optimizer("q", self.q.parameters(), cfg.lr)

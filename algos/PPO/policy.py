@@ -50,8 +50,13 @@ class Policy(OnPolicyPolicy):
         loss = pg_loss - self.ent_coef * entropy + c.vf_coef * v_loss
         if c.target_kl is not None and c.lr_schedule != "adaptive_kl" and kl > 1.5 * c.target_kl:
             self.stop_epochs = True  # early stopping (OpenAI spinning-up style)
-        stats = {"pg_loss": pg_loss.item(), "v_loss": v_loss.item(), "entropy": entropy.item(),
-                 "kl": kl, "clipfrac": clipfrac}  # fmt: skip
+        stats = {
+            "pg_loss": pg_loss.item(),
+            "v_loss": v_loss.item(),
+            "entropy": entropy.item(),
+            "kl": kl,
+            "clipfrac": clipfrac,
+        }
         return loss, stats
 
     def after_update(self, metrics: dict[str, float]) -> None:

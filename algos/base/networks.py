@@ -229,8 +229,14 @@ class ContinuousCritic(nn.Module):
 class DeterministicActor(nn.Module):
     """a = scale(tanh(f(s))): actions inside the Box bounds (TD3, DDPG)."""
 
-    def __init__(self, obs_shape, layers: list[LayerSpec], action_dim: int, scaler: nn.Module,
-                 key: str = "actor_layers"):  # fmt: skip
+    def __init__(
+        self,
+        obs_shape,
+        layers: list[LayerSpec],
+        action_dim: int,
+        scaler: nn.Module,
+        key: str = "actor_layers",
+    ):
         super().__init__()
         self.trunk, hidden = build_trunk(obs_shape, layers, key)
         self.head = nn.Linear(hidden, action_dim)
@@ -244,9 +250,15 @@ class GaussianActorHead(nn.Module):
     """Mean and state-dependent log std, log std squashed into [log_std_min, log_std_max]
     (SAC; CleanRL's bounds by default)."""
 
-    def __init__(self, obs_shape, layers: list[LayerSpec], action_dim: int,
-                 log_std_min: float = -5.0, log_std_max: float = 2.0,
-                 key: str = "actor_layers"):  # fmt: skip
+    def __init__(
+        self,
+        obs_shape,
+        layers: list[LayerSpec],
+        action_dim: int,
+        log_std_min: float = -5.0,
+        log_std_max: float = 2.0,
+        key: str = "actor_layers",
+    ):
         super().__init__()
         self.trunk, hidden = build_trunk(obs_shape, layers, key)
         self.mean = nn.Linear(hidden, action_dim)

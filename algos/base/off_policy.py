@@ -48,9 +48,7 @@ class TensorBatch:
         self.actions = torch.as_tensor(batch.actions, device=dev)
         self.rewards = torch.as_tensor(batch.rewards, device=dev)
         self.discounts = torch.as_tensor(batch.discounts, device=dev)
-        self.weights = (
-            None if batch.weights is None else torch.as_tensor(batch.weights, device=dev)
-        )
+        self.weights = None if batch.weights is None else torch.as_tensor(batch.weights, device=dev)
 
     def weighted_mean(self, per_sample: torch.Tensor) -> torch.Tensor:
         """Mean of per-sample losses, importance-weighted under PER."""
@@ -150,7 +148,9 @@ class OffPolicyPolicy(TorchPolicy):
         """Add ``term(**context) -> (loss, metrics)`` to the loss named ``on``."""
         self._loss_terms.setdefault(on, []).append(term)
 
-    def extra_loss(self, on: str, metrics: dict[str, float], **context: Any) -> torch.Tensor | float:
+    def extra_loss(
+        self, on: str, metrics: dict[str, float], **context: Any
+    ) -> torch.Tensor | float:
         """The sum of the terms added to loss ``on`` (0 without any); their metrics go into
         ``metrics``."""
         total: torch.Tensor | float = 0.0

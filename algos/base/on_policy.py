@@ -72,8 +72,16 @@ class OnPolicyPolicy(TorchPolicy):
 
     def build_actor_critic(self, actor_layers, critic_layers, shared_trunk=False) -> ActorCritic:
         c = self.cfg
-        ac = ActorCritic(self.obs_shape, actor_layers, critic_layers, self.action_dim,
-                         self.continuous, shared_trunk, c.log_std_init, c.ortho_init)  # fmt: skip
+        ac = ActorCritic(
+            self.obs_shape,
+            actor_layers,
+            critic_layers,
+            self.action_dim,
+            self.continuous,
+            shared_trunk,
+            c.log_std_init,
+            c.ortho_init,
+        )
         self.ac = self.add_network("ac", ac, acting=True)
         self.add_optimizer("ac", self.ac.parameters(), c.lr, eps=1e-5)
         return self.ac
@@ -97,14 +105,18 @@ class OnPolicyPolicy(TorchPolicy):
             if mode == "greedy":
                 return ActOutput(out.argmax(dim=-1).cpu().numpy() + self.action_start, {})
             action, log_prob = categorical_sample(out)
-        return ActOutput(action.cpu().numpy() + self.action_start, {"log_prob": log_prob.cpu().numpy()})
+        return ActOutput(
+            action.cpu().numpy() + self.action_start, {"log_prob": log_prob.cpu().numpy()}
+        )
 
     def log_prob_entropy(self, obs: torch.Tensor, actions: torch.Tensor):
         """Log-probabilities of ``actions`` (policy units) and entropies under the current policy."""
         out = self.ac.actor_out(obs)
         if self.continuous:
             log_std = self.ac.log_std
-            return gaussian_log_prob(out, log_std, actions), gaussian_entropy(log_std, out.shape[:1])
+            return gaussian_log_prob(out, log_std, actions), gaussian_entropy(
+                log_std, out.shape[:1]
+            )
         return categorical_log_prob_entropy(out, actions)
 
     # ---- data -----------------------------------------------------------------------------
@@ -129,11 +141,19 @@ class OnPolicyPolicy(TorchPolicy):
         c = self.cfg
         rewards = batch.learn_rewards if batch.learn_rewards is not None else batch.rewards
         if c.advantage == "mc":
-            returns = compute_mc_returns(rewards, next_values, batch.terminated, batch.truncated,
-                                         c.gamma)  # fmt: skip
+            returns = compute_mc_returns(
+                rewards, next_values, batch.terminated, batch.truncated, c.gamma
+            )
             return returns - values, returns
-        adv = compute_gae(rewards, values, next_values, batch.terminated,
-                          batch.terminated | batch.truncated, c.gamma, c.gae_lambda)  # fmt: skip
+        adv = compute_gae(
+            rewards,
+            values,
+            next_values,
+            batch.terminated,
+            batch.terminated | batch.truncated,
+            c.gamma,
+            c.gae_lambda,
+        )
         return adv, adv + values
 
     def learn(self, batch: StepBatch) -> LearnOutput:
@@ -147,7 +167,9 @@ class OnPolicyPolicy(TorchPolicy):
         values = v_all[: T * N].reshape(T, N)
         adv, returns = self.advantages(batch, values, v_all[T * N :].reshape(T, N))
         dev = self.device
-        actions = batch.extras["raw_action"] if self.continuous else batch.actions - self.action_start
+        actions = (
+            batch.extras["raw_action"] if self.continuous else batch.actions - self.action_start
+        )
         b_obs = obs_all[: T * N]
         b_act = torch.as_tensor(flat(actions), device=dev)
         b_logp = torch.as_tensor(flat(batch.extras["log_prob"]), device=dev)

@@ -67,7 +67,9 @@ class BasePolicy:
         budget: Budget | None = None,
         name: str | None = None,
     ):
-        name = name or type(self).__module__.split(".")[-2]  # algos/<NAME>/policy.py
+        parts = type(self).__module__.split(".")
+        if not name:  # algos/<NAME>/policy.py, else the class name
+            name = parts[1] if len(parts) == 3 and parts[0] == "algos" else type(self).__name__
         self.obs_kind, self.action_kind = check_spaces(
             name, obs_space, action_space, self.obs_kinds, self.action_kinds
         )
@@ -100,7 +102,10 @@ class BasePolicy:
         space = self.action_space
         if isinstance(space, gym.spaces.Discrete):
             return self.rng.integers(space.start, space.start + space.n, n)
-        low, high = np.broadcast_to(space.low, space.shape), np.broadcast_to(space.high, space.shape)
+        low, high = (
+            np.broadcast_to(space.low, space.shape),
+            np.broadcast_to(space.high, space.shape),
+        )
         return self.rng.uniform(low, high, (n, *space.shape)).astype(space.dtype)
 
     @property
@@ -151,8 +156,11 @@ class BasePolicy:
 
     # ---- state ------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {"update_step": self.update_step, "env_steps": self.env_steps,
-                "rng": self.rng.bit_generator.state}  # fmt: skip
+        return {
+            "update_step": self.update_step,
+            "env_steps": self.env_steps,
+            "rng": self.rng.bit_generator.state,
+        }
 
     def load_state_dict(self, state: dict[str, Any], weights_only: bool = False) -> None:
         """Restore parameters and statistics; unless weights_only, optimizers and counters too."""

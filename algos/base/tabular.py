@@ -27,8 +27,9 @@ class TabularPolicy(BasePolicy):
     stochastic = False
     cfg: TabularConfig
 
-    def __init__(self, cfg: TabularConfig, obs_space, action_space, *, device: str = "cpu",
-                 **kwargs):  # fmt: skip
+    def __init__(
+        self, cfg: TabularConfig, obs_space, action_space, *, device: str = "cpu", **kwargs
+    ):
         super().__init__(cfg, obs_space, action_space, **kwargs)
         del device  # tables live in host memory
         self.n_states, self.obs_start = int(obs_space.n), int(obs_space.start)

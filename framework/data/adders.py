@@ -45,11 +45,14 @@ class NStepAdder:
     def __call__(self, batch: StepBatch) -> Transitions:
         rewards = batch.learn_rewards if batch.learn_rewards is not None else batch.rewards
         cur = {
-            "obs": batch.obs, "actions": batch.actions, "rewards": rewards.astype(np.float32),
-            "next_obs": batch.next_obs, "terminated": batch.terminated,
+            "obs": batch.obs,
+            "actions": batch.actions,
+            "rewards": rewards.astype(np.float32),
+            "next_obs": batch.next_obs,
+            "terminated": batch.terminated,
             "end": batch.terminated | batch.truncated,
             "emitted": np.zeros(rewards.shape, bool),
-        }  # fmt: skip
+        }
         if self.carry is not None:
             cur = {k: np.concatenate([self.carry[k], v]) for k, v in cur.items()}
         T = len(cur["rewards"])
@@ -80,10 +83,12 @@ class NStepAdder:
         t_idx, e_idx = np.nonzero(emit)
         last_t = last[t_idx, e_idx]
         out = Transitions(
-            cur["obs"][t_idx, e_idx], cur["actions"][t_idx, e_idx],
-            ret[t_idx, e_idx].astype(np.float32), cur["next_obs"][last_t, e_idx],
+            cur["obs"][t_idx, e_idx],
+            cur["actions"][t_idx, e_idx],
+            ret[t_idx, e_idx].astype(np.float32),
+            cur["next_obs"][last_t, e_idx],
             discount[t_idx, e_idx].astype(np.float32),
-        )  # fmt: skip
+        )
         if self.n > 1:
             keep = slice(max(0, T - (self.n - 1)), T)
             self.carry = {k: v[keep] for k, v in cur.items()}
@@ -92,7 +97,9 @@ class NStepAdder:
 
     def state_dict(self) -> dict[str, Any]:
         """The carried-over window ends (a resumed run completes them)."""
-        return {"carry": None if self.carry is None else {k: v.copy() for k, v in self.carry.items()}}
+        return {
+            "carry": None if self.carry is None else {k: v.copy() for k, v in self.carry.items()}
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.carry = state["carry"]

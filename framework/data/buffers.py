@@ -73,9 +73,14 @@ class ReplayBuffer:
         s = self.store
         assert s is not None, "sample() before any add()"
         return ReplayBatch(
-            s["obs"][idx], s["actions"][idx], s["rewards"][idx], s["next_obs"][idx],
-            s["discounts"][idx], weights, idx,
-        )  # fmt: skip
+            s["obs"][idx],
+            s["actions"][idx],
+            s["rewards"][idx],
+            s["next_obs"][idx],
+            s["discounts"][idx],
+            weights,
+            idx,
+        )
 
     def update_priorities(self, indices: np.ndarray, priorities: np.ndarray) -> None:
         """Uniform replay ignores priorities."""
@@ -83,8 +88,13 @@ class ReplayBuffer:
     def state_dict(self) -> dict[str, Any]:
         """The stored transitions (the filled part), write position and sampling RNG state."""
         store = {k: v[: self.size].copy() for k, v in (self.store or {}).items()}
-        return {"capacity": self.capacity, "pos": self.pos, "size": self.size, "store": store,
-                "rng": self.rng.bit_generator.state}  # fmt: skip
+        return {
+            "capacity": self.capacity,
+            "pos": self.pos,
+            "size": self.size,
+            "store": store,
+            "rng": self.rng.bit_generator.state,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if int(state["capacity"]) != self.capacity:

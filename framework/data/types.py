@@ -59,9 +59,15 @@ class StepBatch:
         if parts[0].learn_rewards is not None:
             learn = cat("learn_rewards")
         return StepBatch(
-            cat("obs"), cat("actions"), cat("rewards"), cat("next_obs"),
-            cat("terminated"), cat("truncated"), extras, learn,
-        )  # fmt: skip
+            cat("obs"),
+            cat("actions"),
+            cat("rewards"),
+            cat("next_obs"),
+            cat("terminated"),
+            cat("truncated"),
+            extras,
+            learn,
+        )
 
 
 @dataclass

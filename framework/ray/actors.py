@@ -133,8 +133,9 @@ class Worker:
         setup = _WorkerSetup(checkpoint)
         assembler = make_assembler(cfg, setup, self.policy.exploration)
         n_envs = cfg.env.n_envs
-        self.collector = Collector(cfg, self.policy, n_envs, env_seeds(seed, n_envs, *ids),
-                                   assembler)  # fmt: skip
+        self.collector = Collector(
+            cfg, self.policy, n_envs, env_seeds(seed, n_envs, *ids), assembler
+        )
         self.version = -1
 
     def collect(self, version: int, weights: list) -> Ack:
@@ -190,11 +191,13 @@ class RayRun:
         checkpoint = str(setup.checkpoint) if setup.checkpoint else None
         self.workers = [
             worker_cls.options(
-                num_cpus=g.worker_num_cpus, max_restarts=g.worker_max_restarts,
-                max_task_retries=0, name=worker_name(run_id, i),
+                num_cpus=g.worker_num_cpus,
+                max_restarts=g.worker_max_restarts,
+                max_task_retries=0,
+                name=worker_name(run_id, i),
             ).remote(cfg, i, setup.seed, checkpoint, ds_name)
             for i in range(g.n_workers)
-        ]  # fmt: skip
+        ]
         self.version = -1
         self.weights: list = []
         self.publish()
@@ -224,8 +227,11 @@ class RayRun:
             if getattr(err, "actor_init_failed", False) or self._worker_gone(worker):
                 raise
             self.restarts += 1
-            log.warning("Ray worker %d died (%s); Ray restarts it and the run goes on",
-                        worker, first_line(err)[:200])  # fmt: skip
+            log.warning(
+                "Ray worker %d died (%s); Ray restarts it and the run goes on",
+                worker,
+                first_line(err)[:200],
+            )
             return None
 
     def death_message(self, err: BaseException) -> str:
@@ -235,9 +241,11 @@ class RayRun:
         try:
             ray.get(self.ds.pid.remote(), timeout=10)
         except Exception:  # noqa: BLE001 - any failure to answer means it is gone
-            return ("ray backend: the DataServer actor died, and the experience it held with it;"
-                    " the run stopped with a final checkpoint (resume from it with "
-                    "load_checkpoint)")  # fmt: skip
+            return (
+                "ray backend: the DataServer actor died, and the experience it held with it;"
+                " the run stopped with a final checkpoint (resume from it with "
+                "load_checkpoint)"
+            )
         return f"ray backend: a worker died and could not be restarted: {first_line(err)}"
 
     def _worker_gone(self, worker: int) -> bool:
@@ -347,14 +355,26 @@ class LearnerActor:
         self.task.setup_logging()
         self.lines: list[str] = []
         self.evals: list = []
-        self.learner = Learner(cfg, self.task, setup.policy, make_clock(cfg), setup.counters,
-                               console=self.lines.append, on_eval=self._on_eval)  # fmt: skip
+        self.learner = Learner(
+            cfg,
+            self.task,
+            setup.policy,
+            make_clock(cfg),
+            setup.counters,
+            console=self.lines.append,
+            on_eval=self._on_eval,
+        )
         self.run = RayRun(cfg, setup, self.learner, run_id)
         self.rounds = self.run.rounds()
         self.error: str | None = None
         g = cfg.general
-        log.info("ray backend: %d workers x %d envs (%g CPUs each), learner on %s",
-                 g.n_workers, cfg.env.n_envs, g.worker_num_cpus, setup.policy.device)  # fmt: skip
+        log.info(
+            "ray backend: %d workers x %d envs (%g CPUs each), learner on %s",
+            g.n_workers,
+            cfg.env.n_envs,
+            g.worker_num_cpus,
+            setup.policy.device,
+        )
 
     def _on_eval(self, event) -> None:
         self.evals.append(event)  # the driver's hooks see it after this slice
@@ -385,13 +405,23 @@ class LearnerActor:
     def status(self, done: bool = False) -> Status:
         lines, self.lines[:] = list(self.lines), []
         evals, self.evals = self.evals, []
-        return Status(lines, evals, self.learner.counters.env_steps, self.learner.progress_info(),
-                      self.learner.summary(extra=self.extra()), done)  # fmt: skip
+        return Status(
+            lines,
+            evals,
+            self.learner.counters.env_steps,
+            self.learner.progress_info(),
+            self.learner.summary(extra=self.extra()),
+            done,
+        )
 
     def extra(self) -> dict[str, Any]:
         g = self.learner.cfg.general
-        return {"mp_backend": "ray", "n_workers": g.n_workers,
-                "worker_restarts": self.run.restarts, "error": self.error}  # fmt: skip
+        return {
+            "mp_backend": "ray",
+            "n_workers": g.n_workers,
+            "worker_restarts": self.run.restarts,
+            "error": self.error,
+        }
 
     def finish(self, interrupted: bool) -> dict[str, Any]:
         """End the actors, then the Learner's final checkpoint, records, figure and summary."""

@@ -51,9 +51,12 @@ def learner_options(general) -> dict[str, Any]:
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     node = ray.get_runtime_context().get_node_id()
-    return {"num_cpus": general.learner_num_cpus, "num_gpus": learner_gpus(general),
-            "max_restarts": 0,
-            "scheduling_strategy": NodeAffinitySchedulingStrategy(node, soft=False)}  # fmt: skip
+    return {
+        "num_cpus": general.learner_num_cpus,
+        "num_gpus": learner_gpus(general),
+        "max_restarts": 0,
+        "scheduling_strategy": NodeAffinitySchedulingStrategy(node, soft=False),
+    }
 
 
 def train_ray(
@@ -165,8 +168,9 @@ class DriverView:
         figure = figure_writer(cfg, self.task)
         if figure is not None:
             results = self.task.results
-            figure.write(read_csv_rows(results / "episodes.csv"),
-                         read_csv_rows(results / "evals.csv"))  # fmt: skip
+            figure.write(
+                read_csv_rows(results / "episodes.csv"), read_csv_rows(results / "evals.csv")
+            )
         return summary
 
     def close(self) -> None:

@@ -30,14 +30,22 @@ def init_ray(general) -> bool:
 
     if ray.is_initialized():
         return False
-    common = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR,
-              "configure_logging": False}  # fmt: skip
+    common = {
+        "include_dashboard": False,
+        "log_to_driver": False,
+        "logging_level": logging.ERROR,
+        "configure_logging": False,
+    }
     if general.ray_address is None:
         path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
         # "local": a new local Ray even where `ray start` left one running (plain ray.init()
         # would join that cluster instead)
-        ray.init(address="local", num_cpus=os.cpu_count(),
-                 runtime_env={"env_vars": {"PYTHONPATH": path}}, **common)  # fmt: skip
+        ray.init(
+            address="local",
+            num_cpus=os.cpu_count(),
+            runtime_env={"env_vars": {"PYTHONPATH": path}},
+            **common,
+        )
     else:
         excludes = ["tasks/", ".venv/", ".git/", "**/__pycache__/"]
         env = {"working_dir": str(ROOT), "excludes": excludes}

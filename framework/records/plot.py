@@ -59,14 +59,18 @@ def plot_rewards(
     ax.legend(loc="best")
     fig.tight_layout()
     if path is not None:
-        atomic_write(path, lambda f: fig.savefig(f, format=path.suffix.lstrip(".") or "png", dpi=100))
+        atomic_write(
+            path, lambda f: fig.savefig(f, format=path.suffix.lstrip(".") or "png", dpi=100)
+        )
     if show:
         plt.show()
     plt.close(fig)
 
 
 _ROOT = str(Path(__file__).resolve().parents[2])
-_SERVE = f"import sys; sys.path.insert(0, {_ROOT!r}); from framework.records.plot import serve; serve()"
+_SERVE = (
+    f"import sys; sys.path.insert(0, {_ROOT!r}); from framework.records.plot import serve; serve()"
+)
 
 
 def _warm_up() -> None:
@@ -127,8 +131,12 @@ class FigureWriter:
 
     def _write_remote(self, episodes: list[dict], evals: list[dict]) -> bool:
         proc, self.proc = self.proc, None
-        request = {"path": str(self.path), "title": self.title, "episodes": episodes,
-                   "evals": evals}  # fmt: skip
+        request = {
+            "path": str(self.path),
+            "title": self.title,
+            "episodes": episodes,
+            "evals": evals,
+        }
         try:
             proc.communicate(json.dumps(request, default=float).encode(), timeout=120)
         except (OSError, ValueError, subprocess.TimeoutExpired):

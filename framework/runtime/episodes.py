@@ -111,8 +111,14 @@ def run_episodes(cfg, task: TaskDir, setup) -> dict:
                 writer.add(traj)
             steps += length
             returns.append(ret)
-            ep_csv.write(episode=episode + 1, env_steps=steps, **{"return": ret}, length=length,
-                         seed=seed, wall_time=round(time.perf_counter() - start, 3))  # fmt: skip
+            ep_csv.write(
+                episode=episode + 1,
+                env_steps=steps,
+                **{"return": ret},
+                length=length,
+                seed=seed,
+                wall_time=round(time.perf_counter() - start, 3),
+            )
 
     interrupted = False
     try:

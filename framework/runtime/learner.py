@@ -84,9 +84,16 @@ class Learner:
         )
         self.eval_csv = CsvLog(
             task.results / "evals.csv",
-            ["update_step", "env_steps", "mean_return", "std_return", "min_return", "max_return",
-             "wall_time"],
-        )  # fmt: skip
+            [
+                "update_step",
+                "env_steps",
+                "mean_return",
+                "std_return",
+                "min_return",
+                "max_return",
+                "wall_time",
+            ],
+        )
         self.update_csv: CsvLog | None = None
         self.metrics = Metrics()
         self.last_metrics: dict[str, float] = {}
@@ -130,9 +137,12 @@ class Learner:
             counted += 1
             steps = base + (ep.step + 1) * rec.n_envs
             self.ep_csv.write(
-                episode=self.counters.episodes, env_steps=steps, **{"return": ep.ret},
-                length=ep.length, wall_time=round(self.wall, 3),
-            )  # fmt: skip
+                episode=self.counters.episodes,
+                env_steps=steps,
+                **{"return": ep.ret},
+                length=ep.length,
+                wall_time=round(self.wall, 3),
+            )
             self.recent.append(ep.ret)
             if self.tb is not None:
                 self.tb.add_scalar("charts/episodic_return", ep.ret, steps)
@@ -200,14 +210,19 @@ class Learner:
 
     def evaluate(self) -> EvalEvent:
         g, c = self.cfg.general, self.counters
-        res = self.evaluator.run(lambda o: self.policy.act(o, "greedy").actions,
-                                 g.online_eval_episode)  # fmt: skip
+        res = self.evaluator.run(
+            lambda o: self.policy.act(o, "greedy").actions, g.online_eval_episode
+        )
         self.last_eval = res.mean
         self.eval_csv.write(
-            update_step=c.update_steps, env_steps=c.env_steps, mean_return=round(res.mean, 4),
-            std_return=round(res.std, 4), min_return=float(res.returns.min()),
-            max_return=float(res.returns.max()), wall_time=round(self.wall, 3),
-        )  # fmt: skip
+            update_step=c.update_steps,
+            env_steps=c.env_steps,
+            mean_return=round(res.mean, 4),
+            std_return=round(res.std, 4),
+            min_return=float(res.returns.min()),
+            max_return=float(res.returns.max()),
+            wall_time=round(self.wall, 3),
+        )
         metrics = self.metrics.pop()
         if metrics:
             self.last_metrics = metrics
@@ -228,8 +243,12 @@ class Learner:
                 on_new_best(self.cfg, self.task, self.policy)
         self.log.info(
             "eval at %d env steps (%d updates): mean %.2f +- %.2f%s",
-            c.env_steps, c.update_steps, res.mean, res.std, " (best)" if improved else "",
-        )  # fmt: skip
+            c.env_steps,
+            c.update_steps,
+            res.mean,
+            res.std,
+            " (best)" if improved else "",
+        )
         self.console(
             f"[eval] steps {c.env_steps:>8d}  episodes {c.episodes:>6d}  "
             f"return {res.mean:8.2f} +- {res.std:6.2f}{'  best' if improved else ''}"
@@ -239,9 +258,16 @@ class Learner:
                 c.threshold_env_steps = c.env_steps
                 self.threshold_wall = self.wall
             self.stop_reason = "reward_threshold"
-        event = EvalEvent(c.env_steps, c.update_steps, res.mean, res.std,
-                          float(res.returns.min()), float(res.returns.max()), self.wall,
-                          improved)  # fmt: skip
+        event = EvalEvent(
+            c.env_steps,
+            c.update_steps,
+            res.mean,
+            res.std,
+            float(res.returns.min()),
+            float(res.returns.max()),
+            self.wall,
+            improved,
+        )
         if self.on_eval is not None:
             reason = self.on_eval(event)
             if reason:
@@ -259,8 +285,9 @@ class Learner:
                 self.task.results / "updates.csv", ["update_step", "env_steps", *sorted(metrics)]
             )
         row = {k: round(v, 6) for k, v in metrics.items() if k in self.update_csv.fields}
-        self.update_csv.write(update_step=self.counters.update_steps,
-                              env_steps=self.counters.env_steps, **row)  # fmt: skip
+        self.update_csv.write(
+            update_step=self.counters.update_steps, env_steps=self.counters.env_steps, **row
+        )
 
     def console(self, line: str) -> None:
         if self.console_sink is not None:
@@ -278,8 +305,12 @@ class Learner:
     def should_stop(self) -> bool:
         return self.stop_reason is not None
 
-    def summary(self, interrupted: bool = False, files: list | None = None,
-                extra: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    def summary(
+        self,
+        interrupted: bool = False,
+        files: list | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """The run's summary.json as of now."""
         c = self.counters
         reached = c.threshold_env_steps is not None

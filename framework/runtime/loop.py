@@ -73,8 +73,9 @@ def train_single(cfg, task, setup, on_eval: OnEval | None = None) -> dict:
     learner = Learner(cfg, task, policy, make_clock(cfg), setup.counters, on_eval=on_eval)
     n_envs = cfg.env.n_envs
     assembler = make_assembler(cfg, setup, policy.exploration)
-    source = EnvSource(Collector(cfg, policy, n_envs, env_seeds(setup.seed, n_envs), assembler),
-                       policy)  # fmt: skip
+    source = EnvSource(
+        Collector(cfg, policy, n_envs, env_seeds(setup.seed, n_envs), assembler), policy
+    )
     loop = TrainLoop(learner, policy, policy.make_buffer())
     interrupted = False
     try:

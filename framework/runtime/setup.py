@@ -59,15 +59,22 @@ def budget_of(cfg: Config) -> Budget:
     return Budget("env_steps", g.max_env_steps if g.max_env_steps > 0 else None)
 
 
-def build_policy(cfg: Config, obs_space, action_space, seed: int | None = None,
-                 device: str | None = None) -> BasePolicy:  # fmt: skip
+def build_policy(
+    cfg: Config, obs_space, action_space, seed: int | None = None, device: str | None = None
+) -> BasePolicy:
     """The configured algorithm's policy for these spaces; UnsupportedSpace names the algorithms
     that fit them."""
     cls = policy_class(cfg.general.algo_name)
     try:
-        return cls(cfg.algo, obs_space, action_space,
-                   device=device or resolve_device(cfg.general.device), seed=seed,
-                   budget=budget_of(cfg), name=cfg.general.algo_name)  # fmt: skip
+        return cls(
+            cfg.algo,
+            obs_space,
+            action_space,
+            device=device or resolve_device(cfg.general.device),
+            seed=seed,
+            budget=budget_of(cfg),
+            name=cfg.general.algo_name,
+        )
     except UnsupportedSpace as err:
         if err.kind is None or err.side not in ("observation", "action"):
             raise
@@ -98,14 +105,16 @@ def read_checkpoint_config(path: str | Path) -> dict[str, Any]:
     return config
 
 
-def load_run_config(yaml_path: str | Path | None = None,
-                    overrides: list[str] | None = None) -> Config:  # fmt: skip
+def load_run_config(
+    yaml_path: str | Path | None = None, overrides: list[str] | None = None
+) -> Config:
     """The config of a run, as the command line builds it (checkpoint-aware)."""
     return load_config(yaml_path, overrides, checkpoint_config=read_checkpoint_config)
 
 
-def load_checkpoint(policy: BasePolicy, path: str | Path, cfg: Config,
-                    weights_only: bool) -> Counters:  # fmt: skip
+def load_checkpoint(
+    policy: BasePolicy, path: str | Path, cfg: Config, weights_only: bool
+) -> Counters:
     """Load ``path`` into ``policy``; returns the checkpoint's counters. CheckpointError when
     the checkpoint belongs to another algorithm or other spaces, or does not fit the networks."""
     data = read_checkpoint(path)
@@ -150,8 +159,9 @@ class Setup:
         self.counters = Counters()
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
         if self.checkpoint is not None:
-            counters = load_checkpoint(self.policy, self.checkpoint, cfg,
-                                       weights_only=g.mode != "train")  # fmt: skip
+            counters = load_checkpoint(
+                self.policy, self.checkpoint, cfg, weights_only=g.mode != "train"
+            )
             if g.mode == "train":
                 self.counters = counters
         self.policy.env_steps = self.counters.env_steps

@@ -20,7 +20,9 @@ Files live in a run's results directory (``<task_dir>/results``):
   order, each with at most ``shard_size`` trajectories; every trajectory is in
   exactly one shard).
 
-A shard is written as soon as it is full, so a crashed run loses at most the
+A shard is full at ``shard_size`` trajectories or, for image observations, at
+``max_bytes`` (default :data:`SHARD_BYTES`) of compressed data, whichever comes
+first; it is written as soon as it is full, so a crashed run loses at most the
 shard being filled. Every write is atomic (pickle to a hidden temp file in the
 same directory, flush + fsync, ``os.replace``), so a reader never sees a half
 written shard.
@@ -28,6 +30,11 @@ written shard.
 Each file is a pickle (highest protocol) of::
 
     {"format": "rldojo-trajs-1", "shard": k, "trajectories": [traj, ...]}
+
+(``rldojo-trajs-2`` when image observations are packed: a trajectory with uint8
+image observations, such as Atari's frame stacks, holds ``packed_images`` (see
+``framework/data/frames.py``: each frame once, zlib) instead of ``observations``
+and ``next_observations``; the loaders below unpack it.)
 
 and each trajectory is a dict::
 
@@ -67,6 +74,7 @@ from typing import Any
 import numpy as np
 
 from config.base import UserError
+from framework.data.frames import pack_images, packed_size, unpack_images
 from framework.records.io import atomic_write, fsync_dir
 
 __all__ = [
@@ -81,7 +89,9 @@ __all__ = [
 ]
 
 SHARD_SIZE = 1000
+SHARD_BYTES = 256 * 2**20  # compressed image data per shard (an Atari game is 0.1-1 MB)
 FORMAT = "rldojo-trajs-1"
+FORMAT_PACKED = "rldojo-trajs-2"  # trajectories with packed image observations
 
 ARRAY_KEYS = (
     "observations",
@@ -252,12 +262,18 @@ class ShardWriter:
     """
 
     def __init__(
-        self, results_dir: PathLike, shard_size: int = SHARD_SIZE, overwrite: bool = False
+        self,
+        results_dir: PathLike,
+        shard_size: int = SHARD_SIZE,
+        overwrite: bool = False,
+        max_bytes: int = SHARD_BYTES,
     ) -> None:
         if shard_size < 1:
             raise ValueError(f"shard_size must be >= 1, got {shard_size}")
         self.results_dir = Path(results_dir)
         self.shard_size = int(shard_size)
+        self.max_bytes = int(max_bytes)
+        self._bytes = 0
         if self.results_dir.is_dir():
             stale = sorted(_shard_files_in(self.results_dir))
             if stale and not overwrite:
@@ -293,11 +309,13 @@ class ShardWriter:
             raise RuntimeError("ShardWriter is closed")
         if not isinstance(traj, dict):
             raise TypeError(f"trajectory must be a dict, got {type(traj).__name__}")
-        traj = dict(traj)
+        traj = pack_trajectory(traj)
         if traj.get("episode") is None:
             traj["episode"] = self.n_total
         self._buffer.append(traj)
-        if len(self._buffer) >= self.shard_size:
+        if "packed_images" in traj:
+            self._bytes += packed_size(traj["packed_images"])
+        if len(self._buffer) >= self.shard_size or self._bytes >= self.max_bytes:
             self._write(f"trajs_{len(self._files)}.pkl")
 
     def extend(self, trajs: Iterable[dict[str, Any]]) -> None:
@@ -308,11 +326,17 @@ class ShardWriter:
     def _write(self, name: str) -> None:
         self.results_dir.mkdir(parents=True, exist_ok=True)
         path = self.results_dir / name
-        shard = {"format": FORMAT, "shard": len(self._files), "trajectories": self._buffer}
+        packed = any("packed_images" in t for t in self._buffer)
+        shard = {
+            "format": FORMAT_PACKED if packed else FORMAT,
+            "shard": len(self._files),
+            "trajectories": self._buffer,
+        }
         _atomic_pickle(shard, path)
         self._files.append(path)
         self._n_written += len(self._buffer)
         self._buffer = []
+        self._bytes = 0
 
     def close(self) -> list[Path]:
         """Write the partial shard and return the files written; later calls do nothing."""
@@ -411,14 +435,39 @@ def _load_shard(path: Path) -> list[dict[str, Any]]:
         raise _corrupt(path, reason) from exc
     if not isinstance(shard, dict):
         raise _corrupt(path, f"expected a dict, got {type(shard).__name__}")
-    if shard.get("format") != FORMAT:
+    if shard.get("format") not in (FORMAT, FORMAT_PACKED):
         raise _corrupt(path, f"format tag is {shard.get('format')!r}, expected {FORMAT!r}")
     trajs = shard.get("trajectories")
     if not isinstance(trajs, list):
         raise _corrupt(path, "'trajectories' is missing or not a list")
-    for n, traj in enumerate(trajs):
-        _check_trajectory(path, n, traj)
+    if shard["format"] == FORMAT:
+        for n, traj in enumerate(trajs):
+            _check_trajectory(path, n, traj)
     return trajs
+
+
+def pack_trajectory(traj: dict[str, Any]) -> dict[str, Any]:
+    """A copy with uint8 image observations packed (``packed_images``); others as they are."""
+    traj = dict(traj)
+    obs = traj.get("observations")
+    if isinstance(obs, np.ndarray) and obs.dtype == np.uint8 and obs.ndim >= 3:
+        traj["packed_images"] = pack_images(obs, traj.pop("next_observations"))
+        del traj["observations"]
+    return traj
+
+
+def _unpacked(path: Path, n: int, traj: Any) -> dict[str, Any]:
+    """A trajectory of a shard with its image observations unpacked, checked."""
+    if isinstance(traj, dict) and "packed_images" in traj:
+        traj = dict(traj)
+        try:
+            traj["observations"], traj["next_observations"] = unpack_images(
+                traj.pop("packed_images")
+            )
+        except Exception as exc:  # zlib, shapes, missing keys: all mean a damaged file
+            raise _corrupt(path, f"trajectory {n} has damaged packed images ({exc})") from exc
+    _check_trajectory(path, n, traj)
+    return traj
 
 
 def _check_trajectory(path: Path, n: int, traj: Any) -> None:
@@ -441,7 +490,8 @@ def _check_trajectory(path: Path, n: int, traj: Any) -> None:
 def iter_trajectories(source: PathLike | Sequence[PathLike]) -> Iterator[dict[str, Any]]:
     """Yield trajectories in order, loading one shard at a time (bounded memory)."""
     for path in trajectory_files(source):
-        yield from _load_shard(path)
+        for n, traj in enumerate(_load_shard(path)):  # images unpacked one at a time
+            yield _unpacked(path, n, traj)
 
 
 def load_transitions(source: PathLike | Sequence[PathLike]) -> dict[str, np.ndarray]:

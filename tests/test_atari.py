@@ -226,3 +226,28 @@ def test_presets_smoke(preset, extra, tmp_path):
         )
     )
     assert test["episodes"] == 1
+
+
+def test_envpool_backend_gives_same_step_games():
+    """envpool (where it installs) behind the same-step adapter: final observations, life-loss
+    episodes for learning, whole games with raw scores in the records."""
+    pytest.importorskip("envpool")
+    cfg = atari(
+        "env_cfg.id=ALE/Asterix-v5", "env_cfg.backend=envpool", "env_cfg.reward_clipping=false"
+    )
+    col = Collector(cfg, RandomPolicy(9, seed=5), 4, [11, 12, 13, 14])
+    out = col.collect(300)
+    col.close()
+    batch, games = out.batch, out.episodes
+    assert len(games) >= 2 and batch.terminated.sum() >= 3 * len(games)
+    done = batch.terminated | batch.truncated
+    for g in games:
+        first = g.step - g.length + 1
+        assert any(
+            done[g.step, e] and batch.rewards[first : g.step + 1, e].sum() == g.ret
+            for e in range(4)
+        )
+    # same step: where an episode ended, next_obs is its final stack, obs its successor's first
+    t, e = np.argwhere(done[:-1])[0]
+    assert not np.array_equal(batch.next_obs[t, e], batch.obs[t + 1, e])
+    np.testing.assert_array_equal(batch.next_obs[t, e, :-1], batch.obs[t, e, 1:])

@@ -5,7 +5,7 @@ returns the first observation of the next episode). :class:`EnvpoolVector` turns
 same-step autoreset the runtime expects: when envs finish, it steps just those envs once more
 (envpool resets them), returns their new first observations and puts the final ones in a dense
 ``info["final_obs"]``, as ale-py does. Seeds are fixed when the pool is made, so the pool is made
-by the first ``reset`` (with that reset's seeds). Episodic life is envpool's own (the episode ends
+by ``reset`` (with its seeds). Episodic life is envpool's own (the episode ends
 at a life loss, the game goes on); rewards are raw (clipped by ``AtariVector``).
 """
 
@@ -41,10 +41,11 @@ class EnvpoolVector(gym.vector.VectorEnv):
             gray_scale=True,
         )
         self.task = task
-        self.pool = envpool.make(task, **self.options)  # spaces now; remade with reset's seeds
+        self.pool = None  # made by reset, which has the seeds
+        spec = envpool.make_spec(task, **{k: v for k, v in self.options.items() if k != "env_type"})
         self.num_envs = n_envs
-        self.single_observation_space = self.pool.observation_space
-        self.single_action_space = self.pool.action_space
+        self.single_observation_space = spec.gymnasium_observation_space
+        self.single_action_space = spec.gymnasium_action_space
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, n_envs)
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, n_envs)
         self.metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
@@ -52,11 +53,14 @@ class EnvpoolVector(gym.vector.VectorEnv):
     def reset(self, *, seed=None, options=None):
         import envpool
 
-        if seed is not None:
-            seeds = np.broadcast_to(np.asarray(seed, np.int64), (self.num_envs,))
+        if seed is not None or self.pool is None:
+            if seed is None:  # unseeded: fresh entropy
+                seed = np.random.default_rng().integers(2**31, size=self.num_envs)
+            seeds = np.broadcast_to(np.asarray(seed, np.int64) % 2**31, (self.num_envs,))
             if np.ndim(seed) == 0:  # an int seeds consecutive envs, as gymnasium's do
                 seeds = seeds + np.arange(self.num_envs)
-            self.pool.close()
+            if self.pool is not None:
+                self.pool.close()
             self.pool = envpool.make(
                 self.task, seed=int(seeds[0]), env_seed=[int(s) for s in seeds], **self.options
             )
@@ -81,4 +85,5 @@ class EnvpoolVector(gym.vector.VectorEnv):
         return obs, np.asarray(rewards), np.asarray(terminated), np.asarray(truncated), out
 
     def close(self, **kwargs):
-        self.pool.close()
+        if self.pool is not None:
+            self.pool.close()

@@ -196,6 +196,13 @@ class ActorCritic(nn.Module):
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         return self.critic_head(self.critic_trunk(obs)).squeeze(-1)
 
+    def actor_value(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``actor_out`` and ``value`` together: a shared trunk runs once (for a CNN, the
+        trunk is nearly all of the cost)."""
+        h = self.actor_trunk(obs)
+        h_critic = h if self.critic_trunk is self.actor_trunk else self.critic_trunk(obs)
+        return self.actor_head(h), self.critic_head(h_critic).squeeze(-1)
+
 
 class ContinuousCritic(nn.Module):
     """``n_critics`` independent Q(s, a) networks on [obs, action]; returns [n_critics, B].

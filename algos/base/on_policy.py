@@ -111,7 +111,15 @@ class OnPolicyPolicy(TorchPolicy):
 
     def log_prob_entropy(self, obs: torch.Tensor, actions: torch.Tensor):
         """Log-probabilities of ``actions`` (policy units) and entropies under the current policy."""
-        out = self.ac.actor_out(obs)
+        return self._log_prob_entropy(self.ac.actor_out(obs), actions)
+
+    def evaluate(self, obs: torch.Tensor, actions: torch.Tensor):
+        """Log-probabilities of ``actions``, entropies and values under the current policy, with
+        one pass of a shared trunk."""
+        out, value = self.ac.actor_value(obs)
+        return (*self._log_prob_entropy(out, actions), value)
+
+    def _log_prob_entropy(self, out: torch.Tensor, actions: torch.Tensor):
         if self.continuous:
             log_std = self.ac.log_std
             return gaussian_log_prob(out, log_std, actions), gaussian_entropy(

@@ -25,27 +25,13 @@ from framework.data.frames import FrameAdder, FrameReplayBuffer  # noqa: E402
 from framework.data.trajectories import EpisodeAssembler  # noqa: E402
 from framework.runtime.collector import Collector  # noqa: E402
 from framework.runtime.setup import load_run_config  # noqa: E402
+from tests.random_policy import RandomPolicy  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def atari(*args: str):
     return load_config(None, ["general_cfg.env_name=atari", *args])
-
-
-class RandomPolicy:
-    def __init__(self, n_actions: int, seed: int = 0, adder=None):
-        self.rng = np.random.default_rng(seed)
-        self.n, self.adder = n_actions, adder
-
-    def act(self, obs, mode):
-        return self.rng.integers(0, self.n, len(obs)), {}
-
-    def make_adder(self, n_envs):
-        return self.adder if self.adder is not None else FrameAdder(n_envs)
-
-    def make_reward_scaler(self, n_envs):
-        return None
 
 
 @pytest.mark.parametrize("game", ["ALE/Pong-v5", "ALE/Breakout-v5"])

@@ -13,30 +13,16 @@ import numpy as np
 from gymnasium.wrappers.vector import RecordEpisodeStatistics, TransformReward
 
 from config.loader import load_config
+from framework.data.adders import IdentityAdder
 from framework.data.trajectories import EpisodeAssembler
 from framework.runtime.collector import Collector
-
-
-class RandomPolicy:
-    def __init__(self, seed: int = 0):
-        self.rng = np.random.default_rng(seed)
-
-    def act(self, obs, mode):
-        return self.rng.integers(0, 2, len(obs)), {}
-
-    def make_adder(self, n_envs):
-        from framework.data.adders import IdentityAdder
-
-        return IdentityAdder()
-
-    def make_reward_scaler(self, n_envs):
-        return None
+from tests.random_policy import RandomPolicy
 
 
 def cartpole_collector(n_envs: int = 3) -> Collector:
     cfg = load_config(None, ["env_cfg.id=CartPole-v1"])
     assembler = EpisodeAssembler(n_envs, {"env_id": "CartPole-v1"})
-    return Collector(cfg, RandomPolicy(), n_envs, [1, 2, 3], assembler)
+    return Collector(cfg, RandomPolicy(2, IdentityAdder()), n_envs, [1, 2, 3], assembler)
 
 
 def test_episodes_are_summed_rewards_by_default():

@@ -18,6 +18,7 @@ from framework.data.adders import IdentityAdder, NStepAdder
 from framework.data.buffers import ReplayBuffer
 from framework.data.frames import FrameAdder, FrameChunk, FrameReplayBuffer, is_frame_stack
 from framework.runtime.collector import Collector
+from tests.random_policy import RandomPolicy
 
 FRAMES_ID = "rldojo-test/Frames-v0"
 
@@ -68,23 +69,6 @@ class FramesEnv(gym.Env):
 
 if FRAMES_ID not in gym.registry:
     gym.register(FRAMES_ID, entry_point=FramesEnv, max_episode_steps=23)
-
-
-class RandomPolicy:
-    """Uniform random actions (the collector's only need of a policy here)."""
-
-    def __init__(self, n_actions: int, adder=None, seed: int = 0):
-        self.rng = np.random.default_rng(seed)
-        self.n, self.adder = n_actions, adder
-
-    def act(self, obs, mode):
-        return self.rng.integers(0, self.n, len(obs)), {}
-
-    def make_adder(self, n_envs):
-        return self.adder if self.adder is not None else FrameAdder(n_envs)
-
-    def make_reward_scaler(self, n_envs):
-        return None
 
 
 def collector(args: list[str], n_envs: int, seed: int = 1, env_name: str = "gym") -> Collector:

@@ -14,6 +14,7 @@ import ast
 import dataclasses
 import difflib
 import inspect
+import math
 import textwrap
 import types
 import typing
@@ -224,6 +225,8 @@ def coerce(value: Any, tp: Any, path: str) -> Any:  # noqa: C901 - one branch pe
         number = _number(value)
         if number is None:
             raise FieldError(path, f"expected a number, got {value!r}")
+        if not math.isfinite(number):
+            raise FieldError(path, f"expected a finite number, got {value!r}")
         return float(number)
     if tp is str:
         if isinstance(value, str):

@@ -94,7 +94,7 @@ class GeneralConfig(BaseConfig):
     """Folder in which the run's task directory is created."""
 
     def check(self) -> None:
-        require(self.seed >= 0, "seed", "must be >= 0 (0: unseeded)")
+        require(0 <= self.seed < 2**32, "seed", "must be in [0, 2**32) (0: unseeded)")
         require(self.max_episode == -1 or self.max_episode > 0, "max_episode", "must be -1 or > 0")
         require(self.max_step == -1 or self.max_step > 0, "max_step", "must be -1 or > 0")
         require(

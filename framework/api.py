@@ -16,6 +16,7 @@ command line (``framework/cli.py``) is a thin layer over :func:`run`; so is the 
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from framework.runtime.learner import EvalEvent, OnEval
 from framework.runtime.loop import train_single
 from framework.runtime.render import display_error, effective_render_mode
 from framework.runtime.setup import Setup
+from framework.runtime.signals import stop_signals
 
 __all__ = ["EvalEvent", "Hooks", "run"]
 
@@ -54,9 +56,17 @@ class Hooks:
 
 def run(cfg: Config, hooks: Hooks | None = None) -> dict[str, Any]:
     """Run ``cfg`` to the end; returns the summary (as in ``results/summary.json``) with
-    ``task_dir`` added. Raises UserError, before writing anything, for bad input."""
-    hooks = hooks or Hooks()
+    ``task_dir`` added. Raises UserError, before writing anything, for bad input. Ctrl-C and
+    SIGTERM (in the main thread) stop the run and still write its final checkpoint, records and
+    summary (``interrupted``, ``signal``)."""
+    with stop_signals():
+        return _run(cfg, hooks or Hooks())
+
+
+def _run(cfg: Config, hooks: Hooks) -> dict[str, Any]:
     g = cfg.general
+    for note in cfg.warnings:
+        print(f"rldojo: warning: {note}", file=sys.stderr, flush=True)
     checkpoint = resolve_load_path(g) if g.load_checkpoint else None
     no_display = display_error(effective_render_mode(cfg))
     if no_display:
@@ -83,6 +93,8 @@ def run(cfg: Config, hooks: Hooks | None = None) -> dict[str, Any]:
     task.save_config(cfg.dump())
     logger = task.setup_logging()
     logger.info("rldojo run in %s\n%s", task.root, cfg.dump())
+    for note in cfg.warnings:
+        logger.warning(note)
     if checkpoint is not None:
         what = "resumed from" if g.mode == "train" else "loaded"
         message = f"{what} {checkpoint} at {setup.counters.env_steps} env steps"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from signal import Signals
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("config", "algos", "envs", "framework")
@@ -70,18 +71,23 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from framework.api import run
     from framework.runtime.setup import load_run_config
+    from framework.runtime.signals import signal_name, stop_signals
 
     try:
-        cfg = load_run_config(args.yaml, args.overrides)
-        summary = run(cfg)
+        with stop_signals():
+            cfg = load_run_config(args.yaml, args.overrides)
+            summary = run(cfg)
     except UserError as err:
         return fail(str(err))
-    except KeyboardInterrupt:
-        return fail("interrupted before the run started; nothing was written", 130)
+    except KeyboardInterrupt as err:
+        name = signal_name(err)
+        return fail(f"{name} before the run started; nothing was written", 128 + Signals[name])
     print(f"Task directory: {summary['task_dir']}")
     if summary.get("error"):
         return fail(summary["error"], 1)
-    return 130 if summary.get("interrupted") else 0
+    if summary.get("interrupted"):
+        return 128 + Signals[summary.get("signal") or "SIGINT"]
+    return 0
 
 
 if __name__ == "__main__":

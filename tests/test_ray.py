@@ -337,9 +337,11 @@ def test_data_server_killed_is_a_clear_error_with_a_final_checkpoint(ray_session
     assert_layout(root, summary)
 
 
-def test_ctrl_c_under_ray_saves_everything(tmp_path):
-    """SIGINT to the whole process group, as a terminal's Ctrl-C: exit 130 and the final
-    checkpoint, records, figure and summary are all written."""
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_stop_signals_under_ray_save_everything(tmp_path, signum, code):
+    """SIGINT to the whole process group, as a terminal's Ctrl-C, or SIGTERM to the driver, as a
+    scheduler sends it: exit 128 + the signal and the final checkpoint, records, figure and
+    summary are all written."""
     cmd = [
         sys.executable,
         "main.py",
@@ -364,12 +366,16 @@ def test_ctrl_c_under_ray_saves_everything(tmp_path):
         if line.startswith("[eval]"):
             break
     time.sleep(1.0)
-    os.killpg(proc.pid, signal.SIGINT)
+    if signum == signal.SIGINT:
+        os.killpg(proc.pid, signum)
+    else:
+        os.kill(proc.pid, signum)
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err[-2000:]
+    assert proc.returncode == code, err[-2000:]
     root = Path(out.strip().splitlines()[-1].split(": ", 1)[1])
     summary = json.loads((root / "results/summary.json").read_text())
     assert summary["interrupted"] and summary["stop_reason"] == "interrupted"
+    assert summary["signal"] == signal.Signals(signum).name
     assert_layout(root, summary)
     assert "Traceback" not in err
 

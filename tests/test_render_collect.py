@@ -320,7 +320,8 @@ def test_sampled_exploration_on_dqn_is_an_error(tasks, dqn_run, capsys):
     assert "collect_exploration: sampled" in capsys.readouterr().err
 
 
-def test_interrupted_collect_keeps_every_finished_trajectory(tmp_path, dqn_run):
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupted_collect_keeps_every_finished_trajectory(tmp_path, dqn_run, signum, code):
     tasks_dir = tmp_path / "tasks"
     proc = subprocess.Popen(
         [
@@ -345,12 +346,12 @@ def test_interrupted_collect_keeps_every_finished_trajectory(tmp_path, dqn_run):
             assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
             time.sleep(0.1)
         time.sleep(0.3)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130, err
+    assert proc.returncode == code, err
     assert "Traceback" not in err
     (task,) = tasks_dir.iterdir()
     s = summary(task)

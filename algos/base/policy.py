@@ -56,6 +56,8 @@ class BasePolicy:
     action_kinds: ClassVar[tuple[str, ...]] = ("discrete",)
     stochastic: ClassVar[bool] = False
     """Whether ``act(obs, "sample")`` exists (a stochastic policy to sample from)."""
+    uses_torch: ClassVar[bool] = False
+    """Networks on a torch device (a tabular policy never imports torch)."""
 
     def __init__(
         self,

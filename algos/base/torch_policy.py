@@ -30,6 +30,7 @@ from framework.data.normalization import ObsNormalizer
 
 class TorchPolicy(BasePolicy):
     cfg: TorchAlgoConfig
+    uses_torch = True
 
     def __init__(
         self,

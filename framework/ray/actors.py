@@ -107,21 +107,22 @@ class Worker:
     """A Collector with its own policy copy; collects one rollout per task."""
 
     def __init__(self, cfg, index: int, seed: int | None, checkpoint, data_server: str):
+        import sys
+
         import ray
-        import torch
 
         from envs.vector import spaces_of
         from framework.runtime.collector import Collector
         from framework.runtime.loop import make_assembler
         from framework.runtime.seeding import env_seeds, policy_seed, seed_everything
-        from framework.runtime.setup import build_policy
+        from framework.runtime.setup import build_policy, policy_class
 
         cfg = copy.deepcopy(cfg)
         cfg.general.device = "cpu"  # acting is batched inference on small nets: CPU
-        torch.set_num_threads(cfg.general.torch_threads)
         ids: tuple[int, ...] = (index,)
         if ray.get_runtime_context().was_current_actor_reconstructed:
             ids = (index, os.getpid())  # a restarted worker must not replay its envs
+        policy_class(cfg.general.algo_name)  # imports torch first, so that it gets seeded too
         if seed is not None:
             seed_everything(seed + 1000 * index)
         self.index = index
@@ -130,6 +131,8 @@ class Worker:
         self.data_server = ray.get_actor(data_server)
         obs_space, action_space = spaces_of(cfg)
         self.policy = build_policy(cfg, obs_space, action_space, policy_seed(seed, *ids))
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(cfg.general.torch_threads)
         setup = _WorkerSetup(checkpoint)
         assembler = make_assembler(cfg, setup, self.policy.exploration)
         n_envs = cfg.env.n_envs
@@ -423,7 +426,7 @@ class LearnerActor:
             "error": self.error,
         }
 
-    def finish(self, interrupted: bool) -> dict[str, Any]:
+    def finish(self, interrupted: str | None) -> dict[str, Any]:
         """End the actors, then the Learner's final checkpoint, records, figure and summary."""
         self.run.close()
         if self.error is not None:

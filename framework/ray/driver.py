@@ -19,7 +19,7 @@ from framework.ray.session import (
 )
 from framework.records.taskdir import read_csv_rows
 from framework.runtime.learner import OnEval, figure_writer, make_progress
-from framework.runtime.signals import interrupt_guard
+from framework.runtime.signals import interrupt_guard, signal_name
 
 log = logging.getLogger("rldojo")
 
@@ -82,7 +82,7 @@ def train_ray(
     progress = make_progress(g, setup.counters.env_steps)
     view = DriverView(task, progress, setup.counters.env_steps, on_eval)
     actor = status = summary = None
-    interrupted = False
+    interrupted = None
     try:
         init_ray(g)
         check_resources(g)
@@ -99,9 +99,9 @@ def train_ray(
             on_started(RunHandles(actor, run_id, g.n_workers))
         while not status.done:
             status = view.show(ray.get(actor.run_for.remote(0.5)))
-    except KeyboardInterrupt:
-        interrupted = True
-        view.console("interrupted: saving the final checkpoint, results and figures")
+    except KeyboardInterrupt as err:
+        interrupted = signal_name(err)
+        view.console(f"{interrupted}: saving the final checkpoint, results and figures")
     except ray.exceptions.RayActorError as err:
         summary = view.learner_died(cfg, status, err)
     except BaseException:
@@ -163,7 +163,7 @@ class DriverView:
         log.error(error)
         self.console(error)
         summary = dict(status.snapshot) if status is not None else {}
-        summary.update(stop_reason="error", error=error, interrupted=False)
+        summary.update(stop_reason="error", error=error, interrupted=False, signal=None)
         self.task.write_summary(summary)
         figure = figure_writer(cfg, self.task)
         if figure is not None:

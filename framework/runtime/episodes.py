@@ -19,7 +19,7 @@ from framework.runtime.learner import figure_writer
 from framework.runtime.loop import make_assembler
 from framework.runtime.render import effective_render_mode, make_render_env, save_gif
 from framework.runtime.seeding import COLLECT, TEST, stream_rng
-from framework.runtime.signals import deferred_interrupt, interrupt_guard
+from framework.runtime.signals import deferred_interrupt, interrupt_guard, signal_name
 
 
 def check_exploration(cfg, policy) -> None:
@@ -120,12 +120,12 @@ def run_episodes(cfg, task: TaskDir, setup) -> dict:
                 wall_time=round(time.perf_counter() - start, 3),
             )
 
-    interrupted = False
+    interrupted = None
     try:
         evaluator.run(act, n_episodes, on_step if writer is not None else None, on_episode)
-    except KeyboardInterrupt:
-        interrupted = True
-        print(f"[{g.mode}] interrupted: saving what was recorded", flush=True)
+    except KeyboardInterrupt as err:
+        interrupted = signal_name(err)
+        print(f"[{g.mode}] {interrupted}: saving what was recorded", flush=True)
     with interrupt_guard():
         files = writer.close() if writer is not None else []
         gif = None
@@ -145,7 +145,8 @@ def run_episodes(cfg, task: TaskDir, setup) -> dict:
             "min_return": float(rets.min()) if len(rets) else None,
             "max_return": float(rets.max()) if len(rets) else None,
             "wall_seconds": round(time.perf_counter() - start, 3),
-            "interrupted": interrupted,
+            "interrupted": interrupted is not None,
+            "signal": interrupted,
             "trajectory_files": [p.name for p in files],
             "trajectories": writer.n_written if writer is not None else 0,
             "gif": str(gif.relative_to(task.root)) if gif is not None else None,

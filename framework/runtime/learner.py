@@ -307,7 +307,7 @@ class Learner:
 
     def summary(
         self,
-        interrupted: bool = False,
+        interrupted: str | None = None,
         files: list | None = None,
         extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
@@ -332,7 +332,8 @@ class Learner:
             if self.threshold_wall is not None
             else None,
             "stop_reason": self.stop_reason,
-            "interrupted": interrupted,
+            "interrupted": interrupted is not None,
+            "signal": interrupted,
             "trajectory_files": [p.name for p in files or []],
             "last_metrics": {  # JSON has no NaN: undefined metrics (explained_var) are null
                 k: v if math.isfinite(v) else None for k, v in self.last_metrics.items()
@@ -340,11 +341,14 @@ class Learner:
             **(extra or {}),
         }
 
-    def finish(self, interrupted: bool, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Final checkpoint, trajectories, figure and summary; safe after Ctrl-C."""
+    def finish(
+        self, interrupted: str | None = None, extra: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Final checkpoint, trajectories, figure and summary; safe after a stop signal
+        (``interrupted``: its name)."""
         if self.progress is not None:
             self.progress.close()
-        if interrupted:
+        if interrupted is not None:
             self.stop_reason = "interrupted"
         self.save("last")
         files = self.traj_writer.close() if self.traj_writer is not None else []

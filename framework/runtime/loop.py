@@ -22,7 +22,7 @@ from framework.runtime.clock import Clock, ClockUnit
 from framework.runtime.collector import Collector
 from framework.runtime.learner import Learner, OnEval
 from framework.runtime.seeding import env_seeds
-from framework.runtime.signals import interrupt_guard
+from framework.runtime.signals import interrupt_guard, signal_name
 from framework.runtime.sources import EnvSource
 
 log = logging.getLogger("rldojo")
@@ -77,13 +77,13 @@ def train_single(cfg, task, setup, on_eval: OnEval | None = None) -> dict:
         Collector(cfg, policy, n_envs, env_seeds(setup.seed, n_envs), assembler), policy
     )
     loop = TrainLoop(learner, policy, policy.make_buffer())
-    interrupted = False
+    interrupted = None
     try:
         while not learner.should_stop:
             loop.step(source.next())
-    except KeyboardInterrupt:
-        interrupted = True
-        learner.console("interrupted: saving the final checkpoint, results and figures")
+    except KeyboardInterrupt as err:
+        interrupted = signal_name(err)
+        learner.console(f"{interrupted}: saving the final checkpoint, results and figures")
     with interrupt_guard():
         source.close()
         return learner.finish(interrupted)

@@ -7,8 +7,10 @@ other, and adjacent run seeds (1 and 2) share no env seeds (``seed + i`` would s
 
 from __future__ import annotations
 
+import random
+import sys
+
 import numpy as np
-import torch
 
 TRAIN_ENVS, EVAL, TEST, RENDER, COLLECT, POLICY = range(6)
 
@@ -34,9 +36,13 @@ def policy_seed(seed: int | None, *ids: int) -> int | None:
 
 
 def seed_everything(seed: int) -> int | None:
-    """Seed torch and numpy's global RNGs; 0 means unseeded (returns None)."""
+    """Seed Python's, numpy's and (when it is imported: torch algorithms) torch's global RNGs;
+    0 means unseeded (returns None)."""
     if seed == 0:
         return None
-    torch.manual_seed(seed)
+    random.seed(seed)
     np.random.seed(seed)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
     return seed

@@ -9,12 +9,12 @@ collect build the policy from the checkpoint's algorithm, network and env config
 from __future__ import annotations
 
 import importlib
+import sys
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import torch
 
 from algos.base.policy import BasePolicy, Budget
 from algos.base.spaces import UnsupportedSpace, action_kind, obs_kind
@@ -45,6 +45,8 @@ def algorithms_for(obs_space: gym.Space, action_space: gym.Space) -> list[str]:
 
 
 def resolve_device(device: str) -> str:
+    import torch
+
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
@@ -151,7 +153,10 @@ class Setup:
 
     def __init__(self, cfg: Config, checkpoint: str | Path | None = None):
         g = cfg.general
-        torch.set_num_threads(g.torch_threads)
+        policy_class(g.algo_name)  # imports torch for torch algorithms (not for tabular ones)
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            torch.set_num_threads(g.torch_threads)
         self.cfg = cfg
         self.seed = seed_everything(g.seed)
         self.obs_space, self.action_space = spaces_of(cfg)

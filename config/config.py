@@ -48,6 +48,8 @@ class GeneralConfig(BaseConfig):
     """Env steps between online evaluations."""
     model_save_fre: int = 0
     """Write models/<update_step>.pt every this many update steps (0: only the final one)."""
+    keep_checkpoints: int = 5
+    """Periodic checkpoints to keep, the newest (0: all); best.pt and last.pt are always kept."""
     save_best_model: bool = True
     """Keep models/best.pt: the checkpoint with the highest online-eval mean so far."""
     reward_threshold: float | None = None
@@ -105,6 +107,7 @@ class GeneralConfig(BaseConfig):
         require(self.online_eval_episode > 0, "online_eval_episode", "must be > 0")
         require(self.online_eval_fre > 0, "online_eval_fre", "must be > 0")
         require(self.model_save_fre >= 0, "model_save_fre", "must be >= 0 (0: off)")
+        require(self.keep_checkpoints >= 0, "keep_checkpoints", "must be >= 0 (0: all)")
         require(self.n_workers >= 1, "n_workers", "must be >= 1")
         require(0 < self.worker_num_cpus <= 64, "worker_num_cpus", "must be in (0, 64]")
         require(0 <= self.learner_num_cpus <= 64, "learner_num_cpus", "must be in [0, 64]")

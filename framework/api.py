@@ -25,8 +25,9 @@ from typing import Any
 from config.base import UserError
 from config.loader import Config, resolve_load_path
 from envs.vector import env_module
-from framework.records.taskdir import TaskDir
+from framework.records.taskdir import TaskDir, check_tasks_dir
 from framework.runtime.episodes import check_exploration, run_episodes
+from framework.runtime.faults import remove_stale_temp_files
 from framework.runtime.learner import EvalEvent, OnEval
 from framework.runtime.loop import train_single
 from framework.runtime.render import display_error, effective_render_mode
@@ -73,6 +74,7 @@ def _run(cfg: Config, hooks: Hooks) -> dict[str, Any]:
         raise UserError(f"env_cfg.render_mode: {no_display}")
     setup = Setup(cfg, checkpoint)
     check_exploration(cfg, setup.policy)
+    check_tasks_dir(g.tasks_dir)
     ray_started = False
     if g.mode == "train" and g.mp_backend == "ray":  # Ray's resources, before any file
         from framework.ray.session import check_resources, init_ray
@@ -101,6 +103,8 @@ def _run(cfg: Config, hooks: Hooks) -> dict[str, Any]:
         logger.info(message)
         if g.mode == "train":
             print(message, flush=True)
+    if checkpoint is not None and g.mode == "train":
+        remove_stale_temp_files(checkpoint.parent)  # left by a run killed mid-write
     if hooks.on_start is not None:
         hooks.on_start(task.root)
     try:

@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         print(describe_keys())
         return 0
     from framework.api import run
+    from framework.runtime.faults import is_disk_error, write_error
     from framework.runtime.setup import load_run_config
     from framework.runtime.signals import signal_name, stop_signals
 
@@ -79,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
             summary = run(cfg)
     except UserError as err:
         return fail(str(err))
+    except OSError as err:  # a full disk or read-only file system before the run could start
+        if not is_disk_error(err):
+            raise
+        return fail(write_error(err), 1)
     except KeyboardInterrupt as err:
         name = signal_name(err)
         return fail(f"{name} before the run started; nothing was written", 128 + Signals[name])

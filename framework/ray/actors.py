@@ -369,7 +369,6 @@ class LearnerActor:
         )
         self.run = RayRun(cfg, setup, self.learner, run_id)
         self.rounds = self.run.rounds()
-        self.error: str | None = None
         g = cfg.general
         log.info(
             "ray backend: %d workers x %d envs (%g CPUs each), learner on %s",
@@ -386,8 +385,11 @@ class LearnerActor:
         """Advance the run for about ``seconds`` (whole learn phases)."""
         from ray.exceptions import RayActorError
 
+        from algos.base.policy import NonFiniteError
+        from framework.runtime.faults import fault_message
+
         deadline = time.perf_counter() + seconds
-        done = self.learner.should_stop or self.error is not None
+        done = self.learner.should_stop
         try:
             while not done and time.perf_counter() < deadline:
                 next(self.rounds)
@@ -395,9 +397,13 @@ class LearnerActor:
         except StopIteration:
             done = True
         except RayActorError as err:
-            self.error = self.run.death_message(err)
-            log.error(self.error)
-            self.learner.stop_reason = "error"
+            self.learner.fail(self.run.death_message(err))
+            done = True
+        except (OSError, NonFiniteError) as err:  # a full disk, diverged training
+            message = fault_message(err)
+            if message is None:
+                raise
+            self.learner.fail(message)
             done = True
         return self.status(done)
 
@@ -423,14 +429,11 @@ class LearnerActor:
             "mp_backend": "ray",
             "n_workers": g.n_workers,
             "worker_restarts": self.run.restarts,
-            "error": self.error,
         }
 
     def finish(self, interrupted: str | None) -> dict[str, Any]:
         """End the actors, then the Learner's final checkpoint, records, figure and summary."""
         self.run.close()
-        if self.error is not None:
-            self.learner.stop_reason = "error"
         summary = self.learner.finish(interrupted, self.extra())
         self.task.close()
         return summary

@@ -17,7 +17,6 @@ from framework.ray.session import (
     learner_gpus,
     worker_name,
 )
-from framework.records.taskdir import read_csv_rows
 from framework.runtime.learner import OnEval, figure_writer, make_progress
 from framework.runtime.signals import interrupt_guard, signal_name
 
@@ -168,9 +167,7 @@ class DriverView:
         figure = figure_writer(cfg, self.task)
         if figure is not None:
             results = self.task.results
-            figure.write(
-                read_csv_rows(results / "episodes.csv"), read_csv_rows(results / "evals.csv")
-            )
+            figure.write(results / "episodes.csv", results / "evals.csv")
         return summary
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ import numpy as np
 from config.base import UserError
 from framework.records.taskdir import CsvLog, TaskDir
 from framework.runtime.evaluator import Evaluator
+from framework.runtime.faults import attempt, is_disk_error, write_error
 from framework.runtime.learner import figure_writer
 from framework.runtime.loop import make_assembler
 from framework.runtime.render import effective_render_mode, make_render_env, save_gif
@@ -121,16 +122,25 @@ def run_episodes(cfg, task: TaskDir, setup) -> dict:
             )
 
     interrupted = None
+    errors: list[str] = []
     try:
         evaluator.run(act, n_episodes, on_step if writer is not None else None, on_episode)
     except KeyboardInterrupt as err:
         interrupted = signal_name(err)
         print(f"[{g.mode}] {interrupted}: saving what was recorded", flush=True)
+    except OSError as err:  # a full disk: stop, keep what is complete
+        if not is_disk_error(err):
+            raise
+        errors.append(write_error(err))
     with interrupt_guard():
-        files = writer.close() if writer is not None else []
+        files: list = []
+        if writer is not None:
+            attempt(lambda: files.extend(writer.close()), errors)
         gif = None
         if render_env is not None and render_env.frames:
-            gif = save_gif(task.root / "videos" / "video.gif", render_env.frames, cfg.env.gif_fps)
+            path = task.root / "videos" / "video.gif"
+            attempt(lambda: save_gif(path, render_env.frames, cfg.env.gif_fps), errors)
+            gif = path if path.is_file() else None
         rets = np.asarray(returns)
         summary = {
             "mode": g.mode,
@@ -151,10 +161,11 @@ def run_episodes(cfg, task: TaskDir, setup) -> dict:
             "trajectories": writer.n_written if writer is not None else 0,
             "gif": str(gif.relative_to(task.root)) if gif is not None else None,
             "gif_frames": len(render_env.frames) if gif is not None else 0,
+            "error": errors[0] if errors else None,
         }
-        task.write_summary(summary)
+        attempt(lambda: task.write_summary(summary), errors)
         if figure is not None:
-            figure.write(ep_csv.rows, [])
+            attempt(lambda: figure.write(ep_csv.path, test=True), errors)
         ep_csv.close()
         evaluator.close()
         if returns:

@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -20,6 +21,7 @@ from framework.data.types import Record
 from framework.records.taskdir import CsvLog, TaskDir
 from framework.runtime.clock import Clock, Counters
 from framework.runtime.evaluator import Evaluator
+from framework.runtime.faults import attempt, copy_checkpoint
 from framework.runtime.seeding import EVAL
 from framework.runtime.setup import checkpoint_payload
 
@@ -101,6 +103,9 @@ class Learner:
         self.last_eval: float | None = None
         self.threshold_wall: float | None = None
         self.stop_reason: str | None = None
+        self.error: str | None = None  # a fault that stopped the run (one line)
+        self.periodic: list[Path] = []  # periodic checkpoints written, oldest first
+        self.last_saved: Path | None = None  # the newest checkpoint written (all finite)
         self.evaluator = None
         if g.online_eval:
             n_eval = min(cfg.env.n_eval_envs, g.online_eval_episode)
@@ -279,6 +284,13 @@ class Learner:
         self.stop_reason = reason
         self.log.info("run stopped: %s", reason)
 
+    def fail(self, message: str) -> None:
+        """Stop the run for a fault (a full disk, diverged training); ``message`` is one line."""
+        self.stop_reason = "error"
+        if self.error is None:
+            self.error = message
+            self.log.error(message)
+
     def _write_update_row(self, metrics: dict[str, float]) -> None:
         if self.update_csv is None:
             self.update_csv = CsvLog(
@@ -298,8 +310,35 @@ class Learner:
             print(line, flush=True)
 
     # ---- checkpoints and the end -------------------------------------------------------------
-    def save(self, name: str) -> None:
-        self.task.save_checkpoint(name, checkpoint_payload(self.cfg, self.policy, self.counters))
+    def save(self, name: str) -> Path | None:
+        """Write models/<name>.pt unless the parameters went non-finite (no checkpoint ever
+        holds NaN weights); prune periodic checkpoints to ``keep_checkpoints``."""
+        if not self.policy.params_finite():
+            self.log.warning("not saving %s.pt: the parameters are not finite", name)
+            return None
+        path = self.task.save_checkpoint(
+            name, checkpoint_payload(self.cfg, self.policy, self.counters)
+        )
+        self.last_saved = path
+        if name not in ("best", "last"):
+            self.periodic.append(path)
+            keep = self.cfg.general.keep_checkpoints
+            while keep and len(self.periodic) > keep:
+                self.periodic.pop(0).unlink(missing_ok=True)
+        return path
+
+    def save_last(self) -> None:
+        """models/last.pt: the current state, or, when the parameters went non-finite, a copy of
+        the newest finite checkpoint of this run (none: no last.pt, and the log says so)."""
+        if self.save("last") is not None:
+            return
+        if self.last_saved is not None:
+            copy_checkpoint(self.last_saved, self.task.models / "last.pt")
+            self.log.warning(
+                "last.pt is a copy of %s, the last finite checkpoint", self.last_saved.name
+            )
+        else:
+            self.log.warning("no finite checkpoint was saved; there is no last.pt")
 
     @property
     def should_stop(self) -> bool:
@@ -332,6 +371,7 @@ class Learner:
             if self.threshold_wall is not None
             else None,
             "stop_reason": self.stop_reason,
+            "error": self.error,
             "interrupted": interrupted is not None,
             "signal": interrupted,
             "trajectory_files": [p.name for p in files or []],
@@ -350,15 +390,20 @@ class Learner:
             self.progress.close()
         if interrupted is not None:
             self.stop_reason = "interrupted"
-        self.save("last")
-        files = self.traj_writer.close() if self.traj_writer is not None else []
+        errors: list[str] = []  # each final write is attempted on its own
+        attempt(self.save_last, errors)
+        files: list = []
+        if self.traj_writer is not None:
+            attempt(lambda: files.extend(self.traj_writer.close()), errors)
         left = self.metrics.pop()
         if left:
-            self._write_update_row(left)
+            attempt(lambda: self._write_update_row(left), errors)
+        if errors and self.error is None:
+            self.fail(errors[0])
         summary = self.summary(interrupted, files, extra)
-        self.task.write_summary(summary)
+        attempt(lambda: self.task.write_summary(summary), errors)
         if self.figure is not None:
-            self.figure.write(self.ep_csv.rows, self.eval_csv.rows)
+            attempt(lambda: self.figure.write(self.ep_csv.path, self.eval_csv.path), errors)
         for log in (self.ep_csv, self.eval_csv, self.update_csv):
             if log is not None:
                 log.close()

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import logging
 
+from algos.base.policy import NonFiniteError
 from framework.data.types import Chunk
 from framework.runtime.clock import Clock, ClockUnit
 from framework.runtime.collector import Collector
+from framework.runtime.faults import fault_message
 from framework.runtime.learner import Learner, OnEval
 from framework.runtime.seeding import env_seeds
 from framework.runtime.signals import interrupt_guard, signal_name
@@ -84,6 +86,11 @@ def train_single(cfg, task, setup, on_eval: OnEval | None = None) -> dict:
     except KeyboardInterrupt as err:
         interrupted = signal_name(err)
         learner.console(f"{interrupted}: saving the final checkpoint, results and figures")
+    except (OSError, NonFiniteError) as err:  # a full disk, diverged training: stop cleanly
+        message = fault_message(err)
+        if message is None:
+            raise
+        learner.fail(message)
     with interrupt_guard():
         source.close()
         return learner.finish(interrupted)

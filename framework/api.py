@@ -73,6 +73,10 @@ def _run(cfg: Config, hooks: Hooks) -> dict[str, Any]:
     if no_display:
         raise UserError(f"env_cfg.render_mode: {no_display}")
     setup = Setup(cfg, checkpoint)
+    finished = finished_already(cfg, setup)
+    if finished is not None:  # nothing to do, and no empty task directory for it
+        print(f"rldojo: {finished}", flush=True)
+        return {"task_dir": None, "stop_reason": "finished", "message": finished}
     check_exploration(cfg, setup.policy)
     check_tasks_dir(g.tasks_dir)
     ray_started = False
@@ -122,6 +126,30 @@ def _run(cfg: Config, hooks: Hooks) -> dict[str, Any]:
         task.close()
         stop_ray(ray_started)
     return {**summary, "task_dir": str(task.root)}
+
+
+def finished_already(cfg: Config, setup: Setup) -> str | None:
+    """Why resuming this checkpoint has nothing left to do (None when it has)."""
+    g, c = cfg.general, setup.counters
+    if g.mode != "train" or setup.checkpoint is None:
+        return None
+    where = f"{setup.checkpoint} finished already"
+    if 0 < g.max_env_steps <= c.env_steps:
+        return (
+            f"{where}: {c.env_steps} env steps of general_cfg.max_env_steps "
+            f"{g.max_env_steps}; raise it to train on"
+        )
+    if 0 < g.max_episode <= c.episodes:
+        return (
+            f"{where}: {c.episodes} episodes of general_cfg.max_episode {g.max_episode}; "
+            "raise it to train on"
+        )
+    if g.reward_threshold is not None and c.threshold_env_steps is not None:
+        return (
+            f"{where}: it reached general_cfg.reward_threshold at {c.threshold_env_steps} "
+            "env steps; raise or remove the threshold to train on"
+        )
+    return None
 
 
 def stop_ray(started: bool) -> None:

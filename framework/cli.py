@@ -53,7 +53,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "overrides", nargs="*", metavar="section.key=value", help="config overrides"
     )
-    return parser.parse_args(argv)
+    return parser.parse_intermixed_args(argv)  # overrides may come before or after --yaml
 
 
 def fail(message: str, code: int = 2) -> int:
@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as err:
         name = signal_name(err)
         return fail(f"{name} before the run started; nothing was written", 128 + Signals[name])
+    if summary["task_dir"] is None:  # a finished run resumed: nothing to do
+        return 0
     print(f"Task directory: {summary['task_dir']}")
     if summary.get("error"):
         return fail(summary["error"], 1)

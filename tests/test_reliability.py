@@ -65,11 +65,18 @@ def test_a_crafted_checkpoint_runs_no_code(tmp_path):
 
 def test_archive_round_trip_and_refusals(tmp_path):
     tree = {
-        "w": torch.randn(3, 2), "h": torch.randn(4).to(torch.bfloat16), "n": np.arange(5),
-        "s": np.float32(1.5), "big": 2**100, "nan": float("nan"), "inf": -float("inf"),
-        "t": (1, "a", None, True), "int_keys": {3: "x", (1, 2): [1.0]}, "__odd": 1,
+        "w": torch.randn(3, 2),
+        "h": torch.randn(4).to(torch.bfloat16),
+        "n": np.arange(5),
+        "s": np.float32(1.5),
+        "big": 2**100,
+        "nan": float("nan"),
+        "inf": -float("inf"),
+        "t": (1, "a", None, True),
+        "int_keys": {3: "x", (1, 2): [1.0]},
+        "__odd": 1,
         "nested": [{"a": np.zeros((2, 2), np.uint8)}],
-    }  # fmt: skip
+    }
     back = read_archive(write_archive(tmp_path / "a.npz", tree))
     torch.testing.assert_close(back["w"], tree["w"])
     assert back["h"].dtype == torch.bfloat16 and torch.equal(back["h"], tree["h"])
@@ -129,10 +136,19 @@ def run_cli_limited(tasks: Path, nbytes: int, *args: str):
     from conftest import ROOT
 
     return subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), f"general_cfg.tasks_dir={tasks}",
-         "general_cfg.progress=false", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, preexec_fn=limit_file_size(nbytes),
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(ROOT / "main.py"),
+            f"general_cfg.tasks_dir={tasks}",
+            "general_cfg.progress=false",
+            *args,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=limit_file_size(nbytes),
+    )
 
 
 def test_a_file_that_cannot_be_written_stops_the_run_cleanly(tmp_path):
@@ -160,8 +176,12 @@ def _mount_tmpfs(path: Path, options: str) -> bool:
     import subprocess
 
     path.mkdir(parents=True, exist_ok=True)
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
-                          capture_output=True).returncode == 0  # fmt: skip
+    return (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True
+        ).returncode
+        == 0
+    )
 
 
 def _umount(path: Path) -> None:
@@ -177,9 +197,14 @@ def test_a_full_disk_keeps_the_last_complete_checkpoint(tmp_path):
     if not _mount_tmpfs(disk, "size=4m"):
         pytest.skip("mounting a tmpfs needs privileges this machine does not give")
     try:
-        proc = run_cli(f"general_cfg.tasks_dir={disk}", "general_cfg.max_env_steps=100000",
-                       "general_cfg.model_save_fre=16", "general_cfg.keep_checkpoints=0",
-                       "general_cfg.online_eval=false", "general_cfg.progress=false")  # fmt: skip
+        proc = run_cli(
+            f"general_cfg.tasks_dir={disk}",
+            "general_cfg.max_env_steps=100000",
+            "general_cfg.model_save_fre=16",
+            "general_cfg.keep_checkpoints=0",
+            "general_cfg.online_eval=false",
+            "general_cfg.progress=false",
+        )
         line = one_line_error(proc, code=1)
         assert "cannot write" in line and "No space left on device" in line, line
         (run,) = disk.iterdir()
@@ -214,9 +239,14 @@ def test_diverging_training_stops_and_keeps_the_last_finite_checkpoint(tasks):
     """lr 1e10 blows DQN up once learning starts (1000 steps). The run stops with one line
     naming the update step; the update with non-finite gradients is not applied, so no NaN
     reaches updates.csv or a checkpoint, and last.pt holds the last finite state."""
-    proc = run_cli(f"general_cfg.tasks_dir={tasks}", "algo_cfg.lr=1e10",
-                   "general_cfg.online_eval_fre=500", "general_cfg.online_eval_episode=2",
-                   "general_cfg.max_env_steps=50000", "general_cfg.progress=false")  # fmt: skip
+    proc = run_cli(
+        f"general_cfg.tasks_dir={tasks}",
+        "algo_cfg.lr=1e10",
+        "general_cfg.online_eval_fre=500",
+        "general_cfg.online_eval_episode=2",
+        "general_cfg.max_env_steps=50000",
+        "general_cfg.progress=false",
+    )
     line = one_line_error(proc, code=1)
     assert "training diverged: non-finite gradients of the q loss at update step" in line, line
     (run,) = tasks.iterdir()
@@ -276,7 +306,12 @@ def test_periodic_checkpoints_are_pruned_and_stale_temp_files_removed(tasks):
     stale.write_bytes(b"partial")
     fresh.write_bytes(b"partial")
     os.utime(stale, (1, 1))
-    run_main(tasks, "general_cfg.max_env_steps=3500", "algo_cfg.learning_starts=500",
-             "general_cfg.load_checkpoint=true", f"general_cfg.load_path={run}",
-             "general_cfg.online_eval=false")  # fmt: skip
+    run_main(
+        tasks,
+        "general_cfg.max_env_steps=3500",
+        "algo_cfg.learning_starts=500",
+        "general_cfg.load_checkpoint=true",
+        f"general_cfg.load_path={run}",
+        "general_cfg.online_eval=false",
+    )
     assert not stale.exists() and fresh.exists()

@@ -223,6 +223,19 @@ class EpisodeAssembler:
         self._buffers[i] = self._empty()
         return traj
 
+    def state_dict(self) -> dict[str, Any]:
+        """The episodes in progress (a resumed run completes them)."""
+        return {
+            "buffers": [{k: list(v) for k, v in b.items()} for b in self._buffers],
+            "seeds": list(self._seeds),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if len(state["buffers"]) != self.n_envs:
+            return
+        self._buffers = [{k: list(v) for k, v in b.items()} for b in state["buffers"]]
+        self._seeds = list(state["seeds"])
+
     def _check_index(self, env_index: int) -> None:
         if not 0 <= env_index < self.n_envs:
             raise IndexError(f"env_index {env_index} out of range for n_envs={self.n_envs}")

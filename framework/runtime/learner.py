@@ -18,12 +18,13 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from framework.data.types import Record
+from framework.records.archive import write_archive
 from framework.records.taskdir import CsvLog, TaskDir
 from framework.runtime.clock import Clock, Counters
 from framework.runtime.evaluator import Evaluator
 from framework.runtime.faults import attempt, copy_checkpoint
-from framework.runtime.seeding import EVAL
-from framework.runtime.setup import checkpoint_payload
+from framework.runtime.seeding import EVAL, rng_state
+from framework.runtime.setup import buffer_path, checkpoint_payload
 
 
 class EvalEvent(NamedTuple):
@@ -106,6 +107,9 @@ class Learner:
         self.error: str | None = None  # a fault that stopped the run (one line)
         self.periodic: list[Path] = []  # periodic checkpoints written, oldest first
         self.last_saved: Path | None = None  # the newest checkpoint written (all finite)
+        # set by the loop that owns the other parts: their state for last.pt, and the buffer
+        self.snapshot: Callable[[], dict[str, Any]] | None = None
+        self.buffer = None
         self.evaluator = None
         if g.online_eval:
             n_eval = min(cfg.env.n_eval_envs, g.online_eval_episode)
@@ -138,6 +142,8 @@ class Learner:
         for ep in rec.episodes:
             if g.max_episode > 0 and self.counters.episodes >= g.max_episode:
                 break
+            if counted < len(rec.trajectories):  # numbered across resumes, like the CSV
+                rec.trajectories[counted]["episode"] = self.counters.episodes
             self.counters.episodes += 1
             counted += 1
             steps = base + (ep.step + 1) * rec.n_envs
@@ -310,14 +316,14 @@ class Learner:
             print(line, flush=True)
 
     # ---- checkpoints and the end -------------------------------------------------------------
-    def save(self, name: str) -> Path | None:
+    def save(self, name: str, resume: dict[str, Any] | None = None) -> Path | None:
         """Write models/<name>.pt unless the parameters went non-finite (no checkpoint ever
         holds NaN weights); prune periodic checkpoints to ``keep_checkpoints``."""
         if not self.policy.params_finite():
             self.log.warning("not saving %s.pt: the parameters are not finite", name)
             return None
         path = self.task.save_checkpoint(
-            name, checkpoint_payload(self.cfg, self.policy, self.counters)
+            name, checkpoint_payload(self.cfg, self.policy, self.counters, resume)
         )
         self.last_saved = path
         if name not in ("best", "last"):
@@ -327,10 +333,60 @@ class Learner:
                 self.periodic.pop(0).unlink(missing_ok=True)
         return path
 
+    # ---- the state a resumed run continues ------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "next_eval": self.next_eval,
+            "next_save": self.next_save,
+            "metrics": {"sums": dict(self.metrics.sums), "count": self.metrics.count},
+            "recent": list(self.recent),
+            "last_eval": self.last_eval,
+            "threshold_wall": self.threshold_wall,
+            "wall": self.wall,
+            "evaluator": self.evaluator.state_dict() if self.evaluator is not None else None,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.next_eval, self.next_save = int(state["next_eval"]), int(state["next_save"])
+        self.metrics = Metrics(dict(state["metrics"]["sums"]), int(state["metrics"]["count"]))
+        self.recent.extend(state["recent"])
+        self.last_eval, self.threshold_wall = state["last_eval"], state["threshold_wall"]
+        self.start = time.perf_counter() - float(state["wall"])  # wall times continue
+        if self.evaluator is not None and state["evaluator"] is not None:
+            self.evaluator.load_state_dict(state["evaluator"])
+
+    def resume_state(self) -> dict[str, Any]:
+        """Everything besides the policy that the next loop step depends on (taken at a loop
+        boundary): this learner, the loop's parts (``snapshot``) and every global RNG."""
+        state = {"learner": self.state_dict(), "rng": rng_state()}
+        if self.snapshot is not None:
+            state.update(self.snapshot())
+        return state
+
+    def save_buffer(self) -> None:
+        """models/last.buffer.npz beside last.pt: the replay buffer (save_buffer, within
+        buffer_save_limit_mb)."""
+        g = self.cfg.general
+        if not g.save_buffer or self.buffer is None or self.buffer.status().kind != "replay":
+            return
+        state = self.buffer.state_dict()
+        size = sum(a.nbytes for a in state.get("store", {}).values())
+        if size > g.buffer_save_limit_mb * 2**20:
+            self.log.warning(
+                "replay buffer not saved: %.0f MB is above buffer_save_limit_mb (%d); a resumed "
+                "run refills it",
+                size / 2**20,
+                g.buffer_save_limit_mb,
+            )
+            return
+        write_archive(buffer_path(self.task.models / "last.pt"), {"buffer": state})
+
     def save_last(self) -> None:
-        """models/last.pt: the current state, or, when the parameters went non-finite, a copy of
-        the newest finite checkpoint of this run (none: no last.pt, and the log says so)."""
-        if self.save("last") is not None:
+        """models/last.pt: the complete state (policy, optimizers, learner, loop, RNGs; the
+        replay buffer beside it), or, when the parameters went non-finite, a copy of the newest
+        finite checkpoint of this run (none: no last.pt, and the log says so)."""
+        if self.save("last", self.resume_state()) is not None:
+            self.save_buffer()
             return
         if self.last_saved is not None:
             copy_checkpoint(self.last_saved, self.task.models / "last.pt")

@@ -46,3 +46,25 @@ def seed_everything(seed: int) -> int | None:
     if torch is not None:
         torch.manual_seed(seed)
     return seed
+
+
+def rng_state() -> dict:
+    """The global RNGs' states (Python, numpy, torch and CUDA when torch is in use)."""
+    state = {"python": random.getstate(), "numpy": np.random.get_state()}
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        state["torch"] = torch.get_rng_state()
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    python = state["python"]
+    random.setstate((python[0], tuple(python[1]), python[2]))
+    np.random.set_state(tuple(state["numpy"]))
+    torch = sys.modules.get("torch")
+    if torch is not None and "torch" in state:
+        torch.set_rng_state(state["torch"])
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])

@@ -57,8 +57,10 @@ def resolve_device(device: str) -> str:
 
 
 def budget_of(cfg: Config) -> Budget:
+    """Linear schedules run over ``schedule_steps`` (or the env-step budget)."""
     g = cfg.general
-    return Budget("env_steps", g.max_env_steps if g.max_env_steps > 0 else None)
+    total = g.schedule_steps or (g.max_env_steps if g.max_env_steps > 0 else None)
+    return Budget("env_steps", total)
 
 
 def build_policy(
@@ -86,8 +88,12 @@ def build_policy(
 
 
 # ---- checkpoints ---------------------------------------------------------------------------------
-def checkpoint_payload(cfg: Config, policy: BasePolicy, counters: Counters) -> dict[str, Any]:
-    return {
+def checkpoint_payload(
+    cfg: Config, policy: BasePolicy, counters: Counters, resume: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """What a checkpoint holds; ``resume`` (last.pt only) is the rest of the run's state at a
+    loop boundary: learner, collector and envs, every RNG."""
+    payload = {
         "algo_name": cfg.general.algo_name,
         "env_id": getattr(cfg.env, "id", cfg.general.env_name),
         "obs_space": repr(policy.obs_space),
@@ -95,7 +101,16 @@ def checkpoint_payload(cfg: Config, policy: BasePolicy, counters: Counters) -> d
         "config": cfg.to_dict(),
         "policy": policy.state_dict(),
         "counters": asdict(counters),
+        "schedule": {"unit": policy.budget.unit, "total": policy.budget.total},
     }
+    if resume is not None:
+        payload["resume"] = resume
+    return payload
+
+
+def buffer_path(checkpoint: Path) -> Path:
+    """The replay buffer saved beside a checkpoint (last.pt: last.buffer.npz)."""
+    return checkpoint.with_name(f"{checkpoint.stem}.buffer.npz")
 
 
 def read_checkpoint_config(path: str | Path) -> dict[str, Any]:
@@ -116,9 +131,10 @@ def load_run_config(
 
 def load_checkpoint(
     policy: BasePolicy, path: str | Path, cfg: Config, weights_only: bool
-) -> Counters:
-    """Load ``path`` into ``policy``; returns the checkpoint's counters. CheckpointError when
-    the checkpoint belongs to another algorithm or other spaces, or does not fit the networks."""
+) -> dict[str, Any]:
+    """Load ``path`` into ``policy``; returns the checkpoint (its counters, resume state, ...).
+    CheckpointError when it belongs to another algorithm or other spaces, or does not fit the
+    networks."""
     data = read_checkpoint(path)
     algo = cfg.general.algo_name
     if data.get("algo_name") != algo:
@@ -143,13 +159,18 @@ def load_checkpoint(
             f"{path}: does not fit this config's networks ({first}); use the config the "
             "checkpoint was trained with (its task directory's config.yaml)"
         ) from None
+    return data
+
+
+def counters_of(data: dict[str, Any]) -> Counters:
     known = {f.name for f in fields(Counters)}
     return Counters(**{k: v for k, v in data.get("counters", {}).items() if k in known})
 
 
 class Setup:
     """What a run checks and builds before its task directory exists: seeds, spaces, policy,
-    the checkpoint it loads and the counters a resumed run continues."""
+    the checkpoint it loads, and for a resumed run its counters, schedule and saved state
+    (``resume``: restored by the loop once it has built its parts)."""
 
     def __init__(self, cfg: Config, checkpoint: str | Path | None = None):
         g = cfg.general
@@ -163,10 +184,33 @@ class Setup:
         self.policy = build_policy(cfg, self.obs_space, self.action_space, policy_seed(self.seed))
         self.counters = Counters()
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
+        self.resume: dict[str, Any] | None = None
+        self.notes: list[str] = []  # what a resumed run keeps or changes (logged)
         if self.checkpoint is not None:
-            counters = load_checkpoint(
+            data = load_checkpoint(
                 self.policy, self.checkpoint, cfg, weights_only=g.mode != "train"
             )
             if g.mode == "train":
-                self.counters = counters
+                self.counters = counters_of(data)
+                self.resume = data.get("resume")
+                self._keep_schedule(data.get("schedule"))
         self.policy.env_steps = self.counters.env_steps
+
+    def _keep_schedule(self, saved: dict[str, Any] | None) -> None:
+        """A resumed run keeps the schedule of the run it continues, unless schedule_steps says
+        otherwise."""
+        if saved is None:
+            return
+        budget, g = self.policy.budget, self.cfg.general
+        if g.schedule_steps is None:
+            self.policy.budget = Budget(saved["unit"], saved["total"])
+            if budget.total != saved["total"]:
+                self.notes.append(
+                    f"schedules keep running over {saved['total']} env steps, the budget of the "
+                    "run this one continues (set general_cfg.schedule_steps to change it)"
+                )
+        elif budget.total != saved["total"]:
+            self.notes.append(
+                f"schedules now run over {budget.total} env steps (general_cfg.schedule_steps); "
+                f"the run this one continues used {saved['total']}"
+            )

@@ -3,7 +3,9 @@ the same way: the loop stops, and the final checkpoint, records, summary and tra
 are written; the exit code is 128 + the signal's number (130, 143).
 
 :func:`stop_signals` turns either signal into :class:`Interrupted` (a ``KeyboardInterrupt`` that
-knows its signal) for the duration of a run; :func:`interrupt_guard` ignores both while the run
+knows its signal) for the duration of a run; :func:`at_boundary` lets a training loop finish its
+step first (the final checkpoint is then a state a resumed run continues exactly);
+:func:`interrupt_guard` ignores both while the run
 finishes, so a second signal cannot cut a checkpoint or shard in half; :func:`deferred_interrupt`
 holds a signal until a block of writes that belong together is done. Signal handlers can only be
 set in the main thread; elsewhere (a tuner's worker thread) these do nothing.
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -65,6 +67,30 @@ def reclaim() -> None:
     if _active[0] and _main_thread():
         for s in STOP_SIGNALS:
             signal.signal(s, _raise)
+
+
+@contextmanager
+def at_boundary(on_signal: Callable[[str], None]) -> Iterator[None]:
+    """Inside a training loop: the first stop signal calls ``on_signal(name)`` and the loop ends
+    at its next boundary, so last.pt holds a state a resumed run can continue exactly; a second
+    one raises :class:`Interrupted` at once (for a step that hangs)."""
+    if not _main_thread():
+        yield
+        return
+    seen: list[int] = []
+
+    def handler(signum, _frame) -> None:
+        seen.append(signum)
+        if len(seen) > 1:
+            raise Interrupted(signum)
+        on_signal(signal.Signals(signum).name)
+
+    previous = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 @contextmanager

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from framework.data.types import BufferStatus, Chunk, Record
-from framework.ray.remote import RemoteBuffer, to_cpu
+from framework.ray.remote import FrozenBuffer, RemoteBuffer, to_cpu
 from framework.ray.session import data_server_name, first_line, worker_name
 
 log = logging.getLogger("rldojo")
@@ -78,14 +78,25 @@ class DataServer:
                 trajectories = trajectories[:room]
         self.episodes += len(episodes)
         self.env_steps += rec.env_steps
-        self.buffer.add(data)
+        if self.buffer.kind == "rollout":  # joined in worker order: the same run every time
+            self.buffer.add(data, part=rec.worker)
+        else:
+            self.buffer.add(data)
         self.pending.append(rec._replace(episodes=episodes, trajectories=trajectories))
         self.stopped = self._limit_reached()
         return Ack(self.env_steps, self.stopped)
 
     def drain(self) -> Drained:
         out, self.pending = self.pending, []
+        if self.buffer.kind == "rollout":  # a round's records in worker order, not arrival
+            out.sort(key=lambda r: r.worker)
         return Drained(out, self.buffer.status())
+
+    def buffer_state(self) -> dict:
+        return self.buffer.state_dict()
+
+    def load_buffer_state(self, state: dict) -> None:
+        self.buffer.load_state_dict(state)
 
     def sample_many(self, batch_size: int, n: int, beta: float | None) -> list:
         return [self.buffer.sample(batch_size, beta) for _ in range(n)]
@@ -106,7 +117,9 @@ class DataServer:
 class Worker:
     """A Collector with its own policy copy; collects one rollout per task."""
 
-    def __init__(self, cfg, index: int, seed: int | None, checkpoint, data_server: str):
+    def __init__(
+        self, cfg, index: int, seed: int | None, checkpoint, data_server: str, sync: bool = False
+    ):
         import sys
 
         import ray
@@ -140,6 +153,7 @@ class Worker:
             cfg, self.policy, n_envs, env_seeds(seed, n_envs, *ids), assembler
         )
         self.version = -1
+        self.sync = sync
 
     def collect(self, version: int, weights: list) -> Ack:
         """One rollout with weights ``version`` (``weights[0]`` is its object ref, fetched only
@@ -153,7 +167,8 @@ class Worker:
         out = c.collect(self.policy.collect_steps(c.n_envs))
         rec = out.record(c.n_envs, self.policy.observes, self.index)
         ack = ray.get(self.data_server.push.remote(out.data, rec))
-        self.policy.env_steps = ack.env_steps  # exploration schedules follow the global count
+        if not self.sync:  # exploration follows the global count between weight versions;
+            self.policy.env_steps = ack.env_steps  # a synchronous round keeps the published one
         return ack
 
     def pid(self) -> int:
@@ -198,9 +213,10 @@ class RayRun:
                 max_restarts=g.worker_max_restarts,
                 max_task_retries=0,
                 name=worker_name(run_id, i),
-            ).remote(cfg, i, setup.seed, checkpoint, ds_name)
+            ).remote(cfg, i, setup.seed, checkpoint, ds_name, self.buffer.kind == "rollout")
             for i in range(g.n_workers)
         ]
+        self.pids: list[int | None] = [None] * g.n_workers  # to tell a restart from a hiccup
         self.version = -1
         self.weights: list = []
         self.publish()
@@ -227,15 +243,36 @@ class RayRun:
         except RayActorError as err:
             if isinstance(err, RayTaskError):  # the worker is alive; an actor it called died
                 raise
-            if getattr(err, "actor_init_failed", False) or self._worker_gone(worker):
+            if getattr(err, "actor_init_failed", False):
                 raise
-            self.restarts += 1
-            log.warning(
-                "Ray worker %d died (%s); Ray restarts it and the run goes on",
-                worker,
-                first_line(err)[:200],
-            )
+            pid = self.wait_alive(worker)
+            if pid is None:  # not restarted (worker_max_restarts used up)
+                raise
+            if pid != self.pids[worker]:  # one death, however many calls failed meanwhile
+                self.pids[worker] = pid
+                self.restarts += 1
+                log.warning(
+                    "Ray worker %d died (%s); Ray restarted it and the run goes on",
+                    worker,
+                    first_line(err)[:200],
+                )
             return None
+
+    def wait_alive(self, worker: int, timeout: float = 120.0) -> int | None:
+        """The worker's pid once it answers again (Ray is restarting it), or None when it is
+        gone for good. Waits in short sleeps: a restart is rare and takes seconds."""
+        import ray
+        from ray.exceptions import ActorDiedError, ActorUnavailableError, GetTimeoutError
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                return ray.get(self.workers[worker].pid.remote(), timeout=10)
+            except ActorDiedError:
+                return None
+            except (ActorUnavailableError, GetTimeoutError):
+                time.sleep(0.2)
+        return None
 
     def death_message(self, err: BaseException) -> str:
         """One line for an actor death that ends the run: which actor, and what is kept."""
@@ -250,10 +287,6 @@ class RayRun:
                 "load_checkpoint)"
             )
         return f"ray backend: a worker died and could not be restarted: {first_line(err)}"
-
-    def _worker_gone(self, worker: int) -> bool:
-        limit = self.cfg.general.worker_max_restarts
-        return limit == 0 or (limit > 0 and self.restarts >= limit * self.n_workers)
 
     # ---- the loop body of single mode, on drained chunks ----
     def absorb(self) -> int:
@@ -308,7 +341,7 @@ class RayRun:
         """The training loop, one round (a learn phase) per step of the iterator."""
         import ray
 
-        ray.get([w.pid.remote() for w in self.workers])  # envs built; constructor errors here
+        self.pids = ray.get([w.pid.remote() for w in self.workers])  # constructor errors here
         yield
         yield from self.rounds_sync() if self.buffer.kind == "rollout" else self.rounds_async()
 
@@ -368,6 +401,11 @@ class LearnerActor:
             on_eval=self._on_eval,
         )
         self.run = RayRun(cfg, setup, self.learner, run_id)
+        self.learner.buffer = self.run.buffer
+        if setup.resume is not None:
+            from framework.runtime.loop import resume
+
+            resume(setup, self.learner, self.run.buffer)
         self.rounds = self.run.rounds()
         g = cfg.general
         log.info(
@@ -432,7 +470,17 @@ class LearnerActor:
         }
 
     def finish(self, interrupted: str | None) -> dict[str, Any]:
-        """End the actors, then the Learner's final checkpoint, records, figure and summary."""
+        """End the actors, then the Learner's final checkpoint (the replay buffer fetched from
+        the DataServer first), records, figure and summary."""
+        from ray.exceptions import RayActorError
+
+        status, state = self.run.buffer.status(), None
+        if self.learner.cfg.general.save_buffer and status.kind == "replay":
+            try:
+                state = self.run.buffer.state_dict()
+            except RayActorError:  # the DataServer died with it
+                pass
+        self.learner.buffer = FrozenBuffer(status, state) if state is not None else None
         self.run.close()
         summary = self.learner.finish(interrupted, self.extra())
         self.task.close()

@@ -18,7 +18,7 @@ from framework.ray.session import (
     worker_name,
 )
 from framework.runtime.learner import OnEval, figure_writer, make_progress
-from framework.runtime.signals import interrupt_guard, signal_name
+from framework.runtime.signals import at_boundary, interrupt_guard, signal_name
 
 log = logging.getLogger("rldojo")
 
@@ -82,6 +82,13 @@ def train_ray(
     view = DriverView(task, progress, setup.counters.env_steps, on_eval)
     actor = status = summary = None
     interrupted = None
+
+    def on_signal(name: str) -> None:  # stop at the learner's next boundary, then finish
+        nonlocal interrupted
+        interrupted = name
+        view.console(f"{name}: stopping at the end of this step, then saving everything")
+        actor.stop.remote("interrupted")
+
     try:
         init_ray(g)
         check_resources(g)
@@ -96,9 +103,10 @@ def train_ray(
         status = view.show(ray.get(actor.status.remote()))  # built, with its actors
         if on_started is not None:
             on_started(RunHandles(actor, run_id, g.n_workers))
-        while not status.done:
-            status = view.show(ray.get(actor.run_for.remote(0.5)))
-    except KeyboardInterrupt as err:
+        with at_boundary(on_signal):  # a signal: the actor stops at its boundary, then done
+            while not status.done:
+                status = view.show(ray.get(actor.run_for.remote(0.5)))
+    except KeyboardInterrupt as err:  # a second signal, or one before the actor existed
         interrupted = signal_name(err)
         view.console(f"{interrupted}: saving the final checkpoint, results and figures")
     except ray.exceptions.RayActorError as err:

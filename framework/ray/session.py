@@ -41,6 +41,10 @@ def init_ray(general) -> bool:
         _start(general, common)
     finally:
         reclaim()  # ray.init replaced our SIGTERM handler with one that aborts
+    if general.ray_address is None:
+        from framework.ray.reaper import watch
+
+        watch()  # a local Ray goes with this driver, even after kill -9
     return True
 
 

@@ -83,7 +83,7 @@ def train_single(cfg, task, setup, on_eval: OnEval | None = None) -> dict:
     learner.buffer = loop.buffer
     learner.snapshot = lambda: {"collector": collector.state_dict()}
     if setup.resume is not None:
-        resume(setup, learner, collector, loop.buffer)
+        resume(setup, learner, loop.buffer, collector)
     interrupted = None
 
     def on_signal(name: str) -> None:
@@ -109,14 +109,17 @@ def train_single(cfg, task, setup, on_eval: OnEval | None = None) -> dict:
         return learner.finish(interrupted)
 
 
-def resume(setup, learner: Learner, collector: Collector, buffer) -> None:
+def resume(setup, learner: Learner, buffer, collector: Collector | None = None) -> None:
     """Continue the run a checkpoint's last.pt was saved from, at its loop boundary: learner,
     collector (envs, episodes in progress, adder, reward scaler), replay buffer, then every RNG
-    (last: building the parts drew from them)."""
+    (last: building the parts drew from them). Without a collector (the Ray backend, whose
+    workers hold the envs) new episodes start."""
     state = setup.resume
     learner.load_state_dict(state["learner"])
     notes = list(setup.notes)
-    if not collector.load_state_dict(state["collector"]):
+    if collector is None or "collector" not in state:
+        notes.append("new episodes start (the envs' state is not part of this checkpoint)")
+    elif not collector.load_state_dict(state["collector"]):
         notes.append("the envs could not be restored (see envs/state.py): new episodes start")
     saved = buffer_path(setup.checkpoint)
     if saved.is_file():

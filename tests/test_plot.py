@@ -75,3 +75,18 @@ def test_test_runs_are_points_with_their_mean(csvs):
     draw_rewards(ax2, read_csv_rows(csvs[0]), [], test=False)
     assert [line.get_label() for line in ax2.lines] == ["episode return", "smoothed"]
     plt.close("all")
+
+
+def test_csv_logs_do_not_keep_their_rows_in_memory(tmp_path):
+    import tracemalloc
+
+    log = CsvLog(tmp_path / "episodes.csv", ["episode", "env_steps", "return", "length"])
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    for i in range(20_000):
+        log.write(episode=i, env_steps=20 * i, length=20, **{"return": float(i)})
+    grown = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(before, "filename"))
+    tracemalloc.stop()
+    log.close()
+    assert grown < 200_000, f"{grown} bytes kept for 20,000 rows"
+    assert len(read_csv_rows(log.path)) == 20_000

@@ -241,7 +241,9 @@ def test_state_round_trip():
     col.close()
 
 
-@pytest.mark.parametrize("make_kwargs", ["{size: 24}", "{k: 1, size: 24}"])
+# 48x48 frames: with smaller ones the archive's per-array entries (~250 bytes) would weigh
+# as much as the images (an Atari frame is 84x84)
+@pytest.mark.parametrize("make_kwargs", ["{size: 48}", "{k: 1, size: 48}"])
 def test_trajectory_files_pack_images_and_bound_shards_in_bytes(tmp_path, make_kwargs):
     """Trajectories of image observations are stored packed (each frame once, zlib) in shards
     bounded in bytes, and load back exactly (frame stacks, and plain frames)."""
@@ -253,11 +255,12 @@ def test_trajectory_files_pack_images_and_bound_shards_in_bytes(tmp_path, make_k
     trajs = col.collect(200).trajectories
     col.close()
     raw = sum(t["observations"].nbytes + t["next_observations"].nbytes for t in trajs)
-    budget = 40_000
+    budget = 160_000
     with ShardWriter(tmp_path, max_bytes=budget) as writer:
         writer.extend(trajs)
-    files = sorted(tmp_path.glob("trajs_*.pkl"))
-    assert len(files) > 1 and all(f.stat().st_size < budget + 20_000 for f in files)
+    files = sorted(tmp_path.glob("trajs_*.npz"))
+    longest = max(f.stat().st_size for f in files)
+    assert len(files) > 1 and longest < budget + 80_000  # at most one trajectory beyond
     stacked = "k: 1" not in make_kwargs
     on_disk = sum(f.stat().st_size for f in files)
     assert on_disk < raw / (6 if stacked else 1.8)  # random frames: the gain is deduplication

@@ -70,6 +70,9 @@ class OffPolicyPolicy(TorchPolicy):
         super().__init__(cfg, obs_space, action_space, **kwargs)
         self._targets: list[tuple[nn.Module, nn.Module]] = []
         self._loss_terms: dict[str, list[LossTerm]] = {}
+        # drawn once here: make_buffer draws nothing, so a resumed run (whose RNG state comes
+        # from the checkpoint) draws exactly what the uninterrupted run draws
+        self.buffer_seed = int(self.rng.integers(2**31))
 
     # ---- acting ------------------------------------------------------------------------------
     @property
@@ -101,7 +104,7 @@ class OffPolicyPolicy(TorchPolicy):
 
     def make_buffer(self, parts_per_update: int = 1) -> ReplayBuffer | FrameReplayBuffer:
         c = self.cfg
-        seed = int(self.rng.integers(2**31))
+        seed = self.buffer_seed
         if self.frame_replay:
             return FrameReplayBuffer(c.buffer_size, c.n_step, c.gamma, seed)
         if c.buffer_type == "PER_QUE":

@@ -426,7 +426,8 @@ def pack_images(obs: np.ndarray, next_obs: np.ndarray) -> dict[str, Any]:
     """A trajectory's image observations, compressed for a trajectory file: each frame once
     (next_obs[t] is obs[t + 1] within an episode, and of a frame stack only the newest frame is
     new), then zlib (level 1). For Atari about 100 to 300 times smaller than the two arrays.
-    Plain data (bytes and int32 arrays); :func:`unpack_images` restores both arrays."""
+    Plain data (uint8 and int32 arrays, so it fits an rldojo archive); :func:`unpack_images`
+    restores both arrays."""
     import zlib
 
     T = len(obs)
@@ -459,7 +460,7 @@ def pack_images(obs: np.ndarray, next_obs: np.ndarray) -> dict[str, Any]:
         "shape": list(obs.shape),
         "dtype": str(obs.dtype),
         "plane": list(O.shape[2:]),
-        "frames": zlib.compress(np.ascontiguousarray(frames).tobytes(), 1),
+        "frames": np.frombuffer(zlib.compress(np.ascontiguousarray(frames).tobytes(), 1), np.uint8),
         "obs": obs_idx,
         "next_obs": next_idx,
     }

@@ -70,7 +70,9 @@ def main() -> None:
         rows.append((seed, s, to_score))
         print(json.dumps({"seed": seed, "seconds_to_score": to_score, **s}), flush=True)
     print(f"\n{args.preset} to {args.score} on {args.device}, budget {args.budget:,} env steps")
-    print(f"{'seed':>4} {'reached':>8} {'env steps':>11} {'seconds':>9} {'env steps/s':>12} {'best':>7}")
+    print(
+        f"{'seed':>4} {'reached':>8} {'env steps':>11} {'seconds':>9} {'env steps/s':>12} {'best':>7}"
+    )
     for seed, s, secs in rows:
         steps = s["threshold_env_steps"] or s["env_steps"]
         secs_txt = f"{secs:9.0f}" if secs is not None else f"{'-':>9}"

@@ -181,21 +181,35 @@ SMOKE = [
         ("ALE-Pong-v5_PPO.yaml", ["algo_cfg.n_steps=64", "algo_cfg.n_epochs=1"]),
     ],
 )
-def test_presets_smoke(preset, extra, tmp_path):
-    """A few thousand env steps of the Pong presets on CPU: learning runs, evaluation plays,
-    episodes.csv holds games, checkpoints load for a test run."""
+def test_presets_smoke(preset, extra, tmp_path, capsys):
+    """A few thousand env steps of the Pong presets on CPU, in two parts (1024, then a resume
+    to 2048: Atari envs restart their games, the replay buffer travels beside last.pt):
+    learning runs, evaluation plays, episodes.csv holds games, checkpoints load for a test
+    run."""
     args = [
-        "general_cfg.max_env_steps=2048",
         "general_cfg.online_eval_fre=1024",
         f"general_cfg.tasks_dir={tmp_path}",
         *SMOKE,
         *extra,
     ]
-    summary = run(load_config(ROOT / "config" / "presets" / preset, args))
+    yaml = ROOT / "config" / "presets" / preset
+    first = run(load_config(yaml, [*args, "general_cfg.max_env_steps=1024"]))
+    first_task = Path(first["task_dir"])
+    if "DQN" in preset:  # the frame replay's frames were saved (within buffer_save_limit_mb)
+        assert (first_task / "models" / "last.buffer.npz").stat().st_size > 1024 * 84 * 84
+    resume = [
+        "general_cfg.max_env_steps=2048",
+        "general_cfg.load_checkpoint=true",
+        f"general_cfg.load_path={first_task}",
+    ]
+    summary = run(load_run_config(yaml, [*args, *resume]))
+    out = capsys.readouterr().out
+    assert f"resumed from {first_task / 'models' / 'last.pt'} at 10" in out
+    assert "new episodes start" in out and "refills from empty" not in out, out
     task = Path(summary["task_dir"])
     assert summary["env_steps"] >= 2048 and summary["update_steps"] > 0, summary
     assert summary["best_eval"] is not None
-    rows = episodes(task)
+    rows = episodes(first_task) + episodes(task)
     assert rows and all(int(r["length"]) == 250 for r in rows)  # whole (truncated) games
     assert all(-21 <= float(r["return"]) <= 0 for r in rows)
     test = run(

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import threading
 import uuid
@@ -77,19 +78,30 @@ class TrialSpec:
 
 
 class TrialTrainable(tune.Trainable):
-    """One trial: writes ``<search>/<trial>/trial.yaml`` and runs it with every seed."""
+    """One trial: writes ``<search>/<trial>/trial.yaml`` and runs it with every seed. The actor
+    is reused for the next trial (``reset_config``), which saves starting a Ray worker."""
 
     def setup(self, config: dict[str, Any], spec: TrialSpec) -> None:
+        self.spec = spec
+        self.state = ray.get_actor(spec.state)
+        self._start(config)
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _start(self, config: dict[str, Any]) -> None:
+        spec = self.spec
         folder = Path(spec.root) / self.trial_name
         folder.mkdir(parents=True, exist_ok=True)
         general = {"tasks_dir": str(folder), "progress": False, "seed": spec.seeds[0]}
         sections = trial_sections(spec.base, values_of(spec.params, config), general)
-        yaml_path = atomic_write_text(
-            folder / "trial.yaml", yaml.safe_dump(sections, sort_keys=False)
+        text = yaml.safe_dump(sections, sort_keys=False)
+        self.trial = Trial(
+            atomic_write_text(folder / "trial.yaml", text), spec.seeds, spec.metric, spec.n_evals
         )
-        self.state = ray.get_actor(spec.state)
-        self.trial = Trial(yaml_path, spec.seeds, spec.metric, spec.n_evals)
-        threading.Thread(target=self._watch, daemon=True).start()
+
+    def reset_config(self, new_config: dict[str, Any]) -> bool:
+        self.trial.close("interrupted")  # its runs ended already, unless the search stops
+        self._start(new_config)
+        return True
 
     def _watch(self) -> None:
         try:
@@ -147,6 +159,9 @@ class SearchCallback(tune.Callback):
                 f"score {result['score']:8.2f}",
             )
 
+    def on_experiment_end(self, trials, **info) -> None:
+        _session.trials = list(trials)
+
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         last = trial.last_result or {}
         if last.get("done"):
@@ -155,11 +170,11 @@ class SearchCallback(tune.Callback):
                 f"{last.get('stop_reason')} at {last.get('env_steps')} env steps, score "
                 f"{last.get('score', float('nan')):.2f}",
             )
-        _session.on_table(trials)
+        _session.table(trials)
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
         _session.say(trial, f"error (see {trial.path}/error.txt)")
-        _session.on_table(trials)
+        _session.table(trials)
 
 
 class Session:
@@ -172,6 +187,7 @@ class Session:
         self.signal: str | None = None
         self.stopping = threading.Event()
         self.previous: dict[int, Any] = {}
+        self.trials: list = []  # Tune's Trial objects, as of the last callback
         threading.Thread(target=self._tell_trials, daemon=True).start()
 
     def describe(self, sampled: dict[str, Any]) -> str:
@@ -179,6 +195,10 @@ class Session:
         return "  ".join(
             f"{p.key.split('.', 1)[1]}={p.label(values[p.key])}" for p in self.search.params
         )
+
+    def table(self, trials) -> None:
+        self.trials = list(trials)
+        self.on_table(self.trials)
 
     def say(self, trial, line: str) -> None:
         print(f"[{trial}] {line}", flush=True)
@@ -217,12 +237,14 @@ class Session:
 _session: Session | None = None
 
 
-def fit(search: Search, root: Path, resume: bool, on_table) -> tuple[Any, str | None]:
-    """Run (or resume) the search into ``root``; returns Tune's ResultGrid and the signal that
-    stopped it (None when it ran to the end). ``on_table(trials)`` after each trial."""
+def fit(search: Search, root: Path, resume: bool, on_table) -> tuple[list, Any, str | None]:
+    """Run (or resume) the search into ``root``; returns Tune's trials, its ResultGrid and the
+    signal that stopped it (None when it ran to the end). ``on_table(trials)`` after each
+    trial."""
     global _session
     s = search.settings
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's own tables: the lines here say it
     logging.getLogger("ray.tune").setLevel(logging.CRITICAL)  # trials' errors are reported here
     name = f"rldojo-search-{uuid.uuid4().hex[:12]}"
     _session = Session(search, on_table, name)
@@ -257,6 +279,7 @@ def fit(search: Search, root: Path, resume: bool, on_table) -> tuple[Any, str | 
                     scheduler=scheduler(search),
                     trial_name_creator=trial_name,
                     trial_dirname_creator=trial_name,
+                    reuse_actors=True,
                 ),
                 run_config=tune.RunConfig(
                     name="ray",
@@ -269,7 +292,7 @@ def fit(search: Search, root: Path, resume: bool, on_table) -> tuple[Any, str | 
         grid = tuner.fit()
     finally:
         _session.close()
-    return grid, _session.signal
+    return _session.trials, grid, _session.signal
 
 
 def searcher(search: Search):

@@ -67,7 +67,7 @@ class TrialRecord:
 
 
 def record_of(search: Search, name: str, sampled, last, error: str | None) -> TrialRecord:
-    last = last or {}
+    last = last if last and "score" in last else {}  # Tune's placeholder of a trial not run
     try:
         values = values_of(search.params, sampled or {})
     except (KeyError, IndexError, TypeError, ValueError):
@@ -91,29 +91,29 @@ def record_of(search: Search, name: str, sampled, last, error: str | None) -> Tr
         reason,
         list(last.get("seed_scores") or []),
         [d for d in last.get("task_dirs") or [] if d],
-        (error or "").strip().splitlines()[-1][:300] if error else "",
+        error or "",
     )
 
 
-def records_from_trials(search: Search, trials) -> list[TrialRecord]:
-    """From Tune's live Trial objects (during the search)."""
+def error_of(trial) -> str | None:
+    """The last line of a failed trial's error file (the exception), or None."""
+    if trial.status != "ERROR":
+        return None
+    path = Path(trial.error_file) if trial.error_file else None
+    lines = path.read_text().strip().splitlines() if path and path.is_file() else []
+    return lines[-1][:300] if lines else "the trial failed"
+
+
+def records_of(search: Search, trials, grid=None) -> list[TrialRecord]:
+    """The trials (Tune's Trial objects, those of earlier sessions of a resumed search too),
+    with their evaluation curves from Tune's ResultGrid when given."""
+    frames = {}
+    for result in grid or []:
+        frames[Path(result.path).name] = result.metrics_dataframe
     out = []
     for t in trials:
-        error = None
-        if t.status == "ERROR":
-            error = f"see {t.path}/error.txt"
-        out.append(record_of(search, str(t), t.config, t.last_result, error))
-    return sorted(out, key=lambda r: r.name)
-
-
-def records_from_grid(search: Search, grid) -> list[TrialRecord]:
-    """From Tune's ResultGrid (the end; it includes the trials of earlier sessions)."""
-    out = []
-    for result in grid:
-        name = Path(result.path).name
-        error = str(result.error) if result.error is not None else None
-        rec = record_of(search, name, result.config, result.metrics, error)
-        frame = result.metrics_dataframe
+        rec = record_of(search, str(t), t.config, t.last_result, error_of(t))
+        frame = frames.get(rec.name)
         if frame is not None and "evaluations" in frame:
             rows = frame.drop_duplicates("evaluations")  # a pruned trial's end repeats its last
             rec.curve = [
@@ -174,14 +174,15 @@ def write_best_config(root: Path, search: Search, best: TrialRecord) -> Path:
     """best_config.yaml: the base config with the best trial's values and its first seed."""
     sections = search.trial_config(best.values, seed=search.seeds[0])
     seeds = ",".join(map(str, search.seeds))
+    path = root / "best_config.yaml"
     header = (
-        f"# Best trial of {root.name}: {best.name}, score {best.score:.6g} "
-        f"({search.settings.metric} evaluation, mean over seeds {seeds}), {best.status}.\n"
-        f"# python main.py --yaml {root / 'best_config.yaml'}  reruns it with seed "
-        f"{search.seeds[0]}; add --seeds {seeds} for every seed.\n"
+        f"# Best trial of {root.name}: {best.name}, score {best.score:.6g} ({best.status}; "
+        f"{search.settings.metric} evaluation, mean over seeds {seeds}).\n"
+        f"# Rerun it: python main.py --yaml {path}   (seed {search.seeds[0]})\n"
+        f"# Every seed, and seeds never tuned on: python main.py --yaml {path} --seeds ...\n"
     )
-    text = header + yaml.safe_dump(sections, sort_keys=False, default_flow_style=None)
-    return atomic_write_text(root / "best_config.yaml", text)
+    text = header + yaml.safe_dump(sections, sort_keys=False)
+    return atomic_write_text(path, text)
 
 
 def write_outputs(root: Path, search: Search, records: list[TrialRecord], signal: str | None):
@@ -254,10 +255,10 @@ def run_search(
         from framework.tune.engine import fit
 
         def on_table(trials) -> None:
-            write_table(root, search, records_from_trials(search, trials))
+            write_table(root, search, records_of(search, trials))
 
-        grid, signal = fit(search, root, resume, on_table)
-        return write_outputs(root, search, records_from_grid(search, grid), signal)
+        trials, grid, signal = fit(search, root, resume, on_table)
+        return write_outputs(root, search, records_of(search, trials, grid), signal)
     finally:
         stop_ray(started)
 

@@ -229,10 +229,10 @@ class Trial:
             "evaluations": len(self.curve),
             "wall": round(time.monotonic() - self.start, 3),
             "done": done,
+            "task_dirs": [run.task_dir for run in self.runs],
         }
         if self.ended:
             out["stop_reason"] = self.stop or self._reason()
-            out["task_dirs"] = [run.task_dir for run in self.runs]
             out["seed_scores"] = [score(m, self.metric, n_evals) for m in self.means]
         return out
 

@@ -21,6 +21,7 @@ SMALL_DQN = [
     "general_cfg.online_eval_fre=1000",
     "general_cfg.online_eval_episode=3",
     "general_cfg.model_save_fre=50",
+    "general_cfg.keep_checkpoints=0",
     "algo_cfg.learning_starts=500",
 ]
 

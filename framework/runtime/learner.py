@@ -335,9 +335,7 @@ class Learner:
 
     # ---- the state a resumed run continues ------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "next_eval": self.next_eval,
-            "next_save": self.next_save,
+        return {  # next_eval and next_save follow from the counters and this run's config
             "metrics": {"sums": dict(self.metrics.sums), "count": self.metrics.count},
             "recent": list(self.recent),
             "last_eval": self.last_eval,
@@ -347,7 +345,6 @@ class Learner:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.next_eval, self.next_save = int(state["next_eval"]), int(state["next_save"])
         self.metrics = Metrics(dict(state["metrics"]["sums"]), int(state["metrics"]["count"]))
         self.recent.extend(state["recent"])
         self.last_eval, self.threshold_wall = state["last_eval"], state["threshold_wall"]

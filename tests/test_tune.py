@@ -18,6 +18,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import yaml
 from conftest import ROOT, run_main, summary
 
 from config.base import UserError
@@ -253,60 +254,76 @@ def test_stopped_search_keeps_its_trials_and_resumes(tmp_path, ray_session):
     assert [r["status"] for r in rows(root / "trials.csv")] == ["completed", "completed"]
 
 
-def test_tune_without_the_extra_is_a_one_line_error_and_seeds_compare_still_work(tmp_path):
+BLOCKER = textwrap.dedent(
+    f"""
+    import sys
+    class Block:
+        def find_spec(self, name, path=None, target=None):
+            if name == "optuna" or name.startswith(("optuna.", "ray.tune")):
+                raise ImportError(f"No module named {{name!r}} (blocked)")
+    sys.meta_path.insert(0, Block())
+    sys.path.insert(0, {str(ROOT)!r})
+    from framework.cli import main
+    sys.exit(main(sys.argv[1:]))
+    """
+)
+
+
+def cli_without_tune(tasks: Path, *args: str) -> subprocess.CompletedProcess:
+    """``python main.py ARGS`` with ray.tune and optuna made unimportable."""
+    return subprocess.run(
+        [sys.executable, "-c", BLOCKER, *args, f"general_cfg.tasks_dir={tasks}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def seed_group(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    """``--seeds 1,2`` (3072 env steps each) run without the tune extra, shared by the tests of
+    the group and of comparing it (one group run instead of two keeps the suite short)."""
+    tasks = tmp_path_factory.mktemp("seeds") / "tasks"
+    args = ["--seeds", "1,2", *TINY, "general_cfg.max_env_steps=3072"]
+    proc = cli_without_tune(tasks, *args, "general_cfg.progress=false")
+    groups = list(tasks.glob("Seeds_CartPole-v1_DQN_*"))
+    return proc, groups[0] if len(groups) == 1 else None
+
+
+def test_tune_without_the_extra_is_a_one_line_error_and_seeds_compare_still_work(
+    tmp_path, seed_group
+):
     """Without ray.tune and optuna importable, --tune names the extra (exit 2); --seeds and
     --compare do not need them."""
     tasks = tmp_path / "tasks"
-    blocker = textwrap.dedent(
-        f"""
-        import sys
-        class Block:
-            def find_spec(self, name, path=None, target=None):
-                if name == "optuna" or name.startswith(("optuna.", "ray.tune")):
-                    raise ImportError(f"No module named {{name!r}} (blocked)")
-        sys.meta_path.insert(0, Block())
-        sys.path.insert(0, {str(ROOT)!r})
-        from framework.cli import main
-        sys.exit(main(sys.argv[1:]))
-        """
-    )
-
-    def cli(*args):
-        return subprocess.run(
-            [sys.executable, "-c", blocker, *args, f"general_cfg.tasks_dir={tasks}"],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-
     space = space_file(tmp_path, "space: {algo_cfg.lr: {loguniform: [1.0e-4, 1.0e-3]}}\n")
-    tune = cli("--yaml", PRESET, "--tune", str(space))
+    tune = cli_without_tune(tasks, "--yaml", PRESET, "--tune", str(space))
     assert tune.returncode == 2 and "pip install 'rldojo[tune]'" in tune.stderr
     assert len(tune.stderr.strip().splitlines()) == 1 and not tasks.exists()
-    seeds = cli(
-        "--seeds", "1,2", *TINY, "general_cfg.max_env_steps=2048", "general_cfg.progress=false"
-    )
-    assert seeds.returncode == 0, seeds.stderr
-    (group,) = tasks.glob("Seeds_CartPole-v1_DQN_*")
+    seeds, group = seed_group
+    assert seeds.returncode == 0 and group is not None, seeds.stderr
     table = rows(group / "seeds.csv")
     assert [r["seed"] for r in table] == ["1", "2"]
     assert [r["stop_reason"] for r in table] == ["max_env_steps"] * 2
-    compare = cli("--compare", str(group))
+    compare = cli_without_tune(tasks, "--compare", str(group))
     assert compare.returncode == 0, compare.stderr
     assert "ray.tune" not in compare.stdout + compare.stderr
+    (folder,) = tasks.glob("Compare_*")
+    assert (folder / "compare.png").is_file() and (folder / "compare.csv").is_file()
 
 
 # ---- several seeds and comparing them ----------------------------------------------------------
-def test_seeds_group_and_compare_on_real_runs(tasks):
+def test_seeds_group_and_compare_on_real_runs(tasks, seed_group):
     """--seeds runs one config per seed into a group; --compare draws the group against a run of
     another config, with a table of final and best scores and time to threshold."""
-    group_args = ["--seeds", "1,2", *TINY, "general_cfg.max_env_steps=3072"]
-    from framework.cli import main
-
-    assert main([*group_args, f"general_cfg.tasks_dir={tasks}", "general_cfg.progress=false"]) == 0
-    (group,) = tasks.glob("Seeds_*")
+    proc, group = seed_group
+    assert proc.returncode == 0 and group is not None, proc.stderr
     runs = sorted(p for p in group.iterdir() if p.is_dir() and p.name.startswith("Train_"))
     assert [summary(r)["stop_reason"] for r in runs] == ["max_env_steps"] * 2
+    seeds_run = sorted(
+        yaml.safe_load((r / "config.yaml").read_text())["general_cfg"]["seed"] for r in runs
+    )
+    assert seeds_run == [1, 2]
     assert {
         json.loads((r / "results" / "summary.json").read_text())["env_steps"] for r in runs
     } == {3072}

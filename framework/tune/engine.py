@@ -26,6 +26,7 @@ import os
 import signal
 import threading
 import uuid
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -246,6 +247,9 @@ def fit(search: Search, root: Path, resume: bool, on_table) -> tuple[list, Any, 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's own tables: the lines here say it
     logging.getLogger("ray.tune").setLevel(logging.CRITICAL)  # trials' errors are reported here
+    # a resumed trial restarts its iterations at 1, and Tune's Optuna searcher reports them to
+    # the study again; Optuna keeps the first value of each step, which is what the search wants
+    warnings.filterwarnings("ignore", "The reported value is ignored because this `step`")
     name = f"rldojo-search-{uuid.uuid4().hex[:12]}"
     _session = Session(search, on_table, name)
     g = search.base.general

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -385,3 +386,41 @@ def test_parallel_seeds_on_ray(tasks, ray_session):
         rows(first / "results" / "evals.csv")[-1]["mean_return"]
         == rows(sequential / "results" / "evals.csv")[-1]["mean_return"]
     )
+
+
+@pytest.mark.slow
+def test_stopped_seeds_keep_the_finished_part(tmp_path):
+    """SIGTERM during the first seed of --seeds 1,2: exit 143, the first run stops with a
+    complete task directory (interrupted), the second never starts, seeds.csv says both."""
+    tasks = tmp_path / "tasks"
+    args = [
+        "--seeds",
+        "1,2",
+        *TINY,
+        "general_cfg.max_env_steps=50000",
+        "general_cfg.progress=false",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), *args, f"general_cfg.tasks_dir={tasks}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert "Group directory" in proc.stdout.readline()
+        deadline = time.monotonic() + 180
+        while not any(len(rows(f)) for f in tasks.glob("Seeds_*/Train_*/results/evals.csv")):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        out = proc.stdout.read()
+        assert proc.wait(timeout=120) == 143, out
+    finally:
+        proc.kill()
+    (group,) = tasks.glob("Seeds_*")
+    table = rows(group / "seeds.csv")
+    assert [(r["seed"], r["stop_reason"]) for r in table] == [("1", "interrupted"), ("2", "")]
+    (run,) = group.glob("Train_*")
+    s = summary(run)
+    assert s["stop_reason"] == "interrupted" and s["signal"] == "SIGTERM"
+    assert (run / "models" / "last.pt").is_file() and s["env_steps"] < 50000

@@ -424,3 +424,41 @@ def test_stopped_seeds_keep_the_finished_part(tmp_path):
     s = summary(run)
     assert s["stop_reason"] == "interrupted" and s["signal"] == "SIGTERM"
     assert (run / "models" / "last.pt").is_file() and s["env_steps"] < 50000
+
+
+@pytest.mark.slow
+@needs_tune
+def test_search_with_two_seeds_median_stopping_and_auc(tmp_path, ray_session):
+    """Random search, median stopping, area under the curve, two seeds per trial: each trial has
+    a task directory per seed and its score is the mean evaluation of the seeds' mean curve."""
+    from framework.tune.search import run_search
+
+    tasks = tmp_path / "tasks"
+    space = space_file(
+        tmp_path,
+        """
+        search: {trials: 3, seeds: 2, budget: 3072, grace_period: 1024, scheduler: median,
+                 searcher: random, metric: auc, seed: 1}
+        space:
+          algo_cfg.lr: {loguniform: [5.0e-4, 3.0e-3]}
+          algo_cfg.train_freq: {choice: [128, 256]}
+        """,
+    )
+    out = run_search(space, PRESET, [*TINY, f"general_cfg.tasks_dir={tasks}"])
+    root = Path(out["search_dir"])
+    table = rows(root / "trials.csv")
+    assert len(table) == 3 and {r["status"] for r in table} <= {"completed", "pruned"}
+    for r in table:
+        assert r["algo_cfg.train_freq"] in ("128", "256")
+        runs = [root / d for d in r["task_dirs"].split()]
+        assert [
+            yaml.safe_load((d / "config.yaml").read_text())["general_cfg"]["seed"] for d in runs
+        ] == [1, 2]
+        curves = [
+            [float(e["mean_return"]) for e in rows(d / "results" / "evals.csv")] for d in runs
+        ]
+        mean_curve = [sum(c) / 2 for c in zip(*curves)]
+        held = mean_curve + [mean_curve[-1]] * (3 - len(mean_curve))
+        assert float(r["score"]) == pytest.approx(sum(held) / 3, rel=1e-5)
+        steps = {summary(d)["env_steps"] for d in runs}
+        assert steps == {int(r["env_steps"])} and (r["status"] == "pruned") == (steps != {3072})

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from framework.data.types import Record
-from framework.records.archive import write_archive
+from framework.records.archive import array_bytes, write_archive
 from framework.records.taskdir import CsvLog, TaskDir
 from framework.runtime.clock import Clock, Counters
 from framework.runtime.evaluator import Evaluator
@@ -367,7 +367,7 @@ class Learner:
         if not g.save_buffer or self.buffer is None or self.buffer.status().kind != "replay":
             return
         state = self.buffer.state_dict()
-        size = sum(a.nbytes for a in state.get("store", {}).values())
+        size = array_bytes(state)  # every array: the frame replay keeps its frames apart
         if size > g.buffer_save_limit_mb * 2**20:
             self.log.warning(
                 "replay buffer not saved: %.0f MB is above buffer_save_limit_mb (%d); a resumed "

@@ -70,7 +70,11 @@ class OnPolicyPolicy(TorchPolicy):
             self.action_start = int(action_space.start)
         self.stop_epochs = False
 
-    def build_actor_critic(self, actor_layers, critic_layers, shared_trunk=False) -> ActorCritic:
+    def build_actor_critic(
+        self, actor_layers, critic_layers, shared_trunk=False, optimizer: str = "adam", **optim_kw
+    ) -> ActorCritic:
+        """The actor-critic network and its optimizer (``optimizer``: adam or rmsprop with
+        ``optim_kw``; eps 1e-5 unless given)."""
         c = self.cfg
         ac = ActorCritic(
             self.obs_shape,
@@ -83,7 +87,8 @@ class OnPolicyPolicy(TorchPolicy):
             c.ortho_init,
         )
         self.ac = self.add_network("ac", ac, acting=True)
-        self.add_optimizer("ac", self.ac.parameters(), c.lr, eps=1e-5)
+        optim_kw.setdefault("eps", 1e-5)
+        self.add_optimizer("ac", self.ac.parameters(), c.lr, optimizer, **optim_kw)
         return self.ac
 
     # ---- acting ---------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from torch import nn
 
 from algos.base.config import TorchAlgoConfig
 from algos.base.encoders import ObsEncoder
-from algos.base.optim import Adam
+from algos.base.optim import OPTIMIZERS, Adam, RMSprop
 from algos.base.policy import BasePolicy, Budget
 from framework.data.normalization import ObsNormalizer
 
@@ -50,7 +50,7 @@ class TorchPolicy(BasePolicy):
         self.lr_scale = 1.0  # adaptive factor on top of the schedule (PPO's adaptive-KL)
         self._networks: dict[str, nn.Module] = {}
         self._acting: list[str] = []
-        self._optimizers: dict[str, tuple[Adam, float]] = {}
+        self._optimizers: dict[str, tuple[Adam | RMSprop, float]] = {}
         self._training = True
 
     # ---- registration ---------------------------------------------------------------------------
@@ -62,16 +62,19 @@ class TorchPolicy(BasePolicy):
             self._acting.append(name)
         return module
 
-    def add_optimizer(self, name: str, params, lr: float, **kwargs) -> Adam:
-        """Register an Adam optimizer whose base learning rate the schedule scales."""
-        optim = Adam(params, lr=lr, **kwargs)
+    def add_optimizer(
+        self, name: str, params, lr: float, kind: str = "adam", **kwargs
+    ) -> Adam | RMSprop:
+        """Register an optimizer (``kind``: adam or rmsprop, see ``optim.py``) whose base learning
+        rate the schedule scales."""
+        optim = OPTIMIZERS[kind](params, lr=lr, **kwargs)
         self._optimizers[name] = (optim, lr)
         return optim
 
     def networks(self) -> dict[str, nn.Module]:
         return dict(self._networks)
 
-    def optimizers(self) -> dict[str, Adam]:
+    def optimizers(self) -> dict[str, Adam | RMSprop]:
         return {k: o for k, (o, _) in self._optimizers.items()}
 
     # ---- acting ----------------------------------------------------------------------------------

@@ -103,3 +103,66 @@ class NStepAdder:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.carry = state["carry"]
+
+
+class EpisodeAdder:
+    """Emits complete episodes only (REINFORCE learns from whole episodes, Williams 1992).
+
+    Each env stream's steps wait here until its episode ends (terminated or truncated), so an
+    episode still running at the end of a collection phase is carried over and emitted, whole,
+    by a later phase. The output is one stream: a StepBatch of shape [L, 1] holding the finished
+    episodes one after another (every one ends with its terminal or truncated step, so
+    per-column return computations restart at each boundary); L is 0 when none finished.
+    """
+
+    def __init__(self, n_envs: int):
+        self.n_envs = n_envs
+        self.carry: list[dict[str, Any]] | None = None  # per env: field -> [t, ...]
+
+    @staticmethod
+    def _fields(batch: StepBatch) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "obs": batch.obs,
+            "actions": batch.actions,
+            "rewards": batch.rewards,
+            "next_obs": batch.next_obs,
+            "terminated": batch.terminated,
+            "truncated": batch.truncated,
+            **{f"extras.{k}": v for k, v in batch.extras.items()},
+        }
+        if batch.learn_rewards is not None:
+            fields["learn_rewards"] = batch.learn_rewards
+        return fields
+
+    def __call__(self, batch: StepBatch) -> StepBatch:
+        fields = self._fields(batch)
+        done = batch.terminated | batch.truncated
+        if self.carry is None:
+            self.carry = [{k: v[:0, i] for k, v in fields.items()} for i in range(self.n_envs)]
+        out: dict[str, list[np.ndarray]] = {k: [] for k in fields}
+        for i in range(self.n_envs):
+            carried = len(self.carry[i]["rewards"])
+            stream = {k: np.concatenate([self.carry[i][k], v[:, i]]) for k, v in fields.items()}
+            ends = np.flatnonzero(done[:, i])
+            cut = carried + int(ends[-1]) + 1 if len(ends) else 0  # past the last episode end
+            for k, v in stream.items():
+                out[k].append(v[:cut])
+            self.carry[i] = {k: v[cut:] for k, v in stream.items()}
+        joined = {k: np.concatenate(v)[:, None] for k, v in out.items()}
+        return StepBatch(
+            joined["obs"],
+            joined["actions"],
+            joined["rewards"],
+            joined["next_obs"],
+            joined["terminated"],
+            joined["truncated"],
+            {k[len("extras.") :]: v for k, v in joined.items() if k.startswith("extras.")},
+            joined.get("learn_rewards"),
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        """The unfinished episodes (a resumed run completes them)."""
+        return {"carry": None if self.carry is None else [dict(c) for c in self.carry]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.carry = state["carry"]

@@ -154,7 +154,7 @@ def test_rmsprop_matches_torch_rmsprop(centered):
             torch.testing.assert_close(p, q, atol=1e-6, rtol=1e-5)
     # state round trip: a restored optimizer continues identically
     other_net = copy.deepcopy(net)
-    other = RMSprop(other_net.parameters(), lr=1.0, centered=centered)
+    other = RMSprop(other_net.parameters(), lr=1.0, eps=1e-5, centered=centered)  # lr restored
     other.load_state_dict(ours.state_dict())
     assert other.param_groups[0]["lr"] == 7e-3
     x = torch.randn(16, 4)

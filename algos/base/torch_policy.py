@@ -117,17 +117,20 @@ class TorchPolicy(BasePolicy):
         return self.cfg.lr * factor
 
     def optimize(self, name: str, loss: torch.Tensor) -> float:
-        """Backward, clip (by value, then by global norm), step; returns the gradient norm."""
+        """Backward, clip (by value, then by global norm), step; returns the gradient norm
+        before clipping (nan when ``max_grad_norm`` is null: the norm is not computed, which
+        saves a few ops per step where updates are small and many, as SAC's and TD3's)."""
         optim = self._optimizers[name][0]
         optim.zero_grad(set_to_none=True)
         loss.backward()
         params = optim.params
         if self.cfg.grad_clip_value is not None:
             nn.utils.clip_grad_value_(params, self.cfg.grad_clip_value)
-        norm = self.cfg.max_grad_norm if self.cfg.max_grad_norm is not None else float("inf")
-        grad_norm = nn.utils.clip_grad_norm_(params, norm)
+        grad_norm = float("nan")
+        if self.cfg.max_grad_norm is not None:
+            grad_norm = float(nn.utils.clip_grad_norm_(params, self.cfg.max_grad_norm))
         optim.step()
-        return float(grad_norm)
+        return grad_norm
 
     # ---- state -------------------------------------------------------------------------------------
     def extra_state(self) -> dict[str, Any]:

@@ -255,3 +255,58 @@ def test_discrete_sac_learns_on_every_part():
         assert changed(before[name], policy.networks()[name]), name
     assert 0 < metrics["entropy"] <= math.log(2) + 1e-6
     assert policy.target_entropy == pytest.approx(0.5 * math.log(2))
+
+
+# ---- collect mode through the command line ------------------------------------------------------
+def test_collect_sampled_sac_and_deterministic_td3(tmp_path, capsys):
+    from conftest import run_main
+
+    from framework.cli import main
+    from framework.data.trajectories import iter_trajectories
+
+    tasks = tmp_path / "tasks"
+    small = "[{layer_dim: [16]}]"
+    runs = {}
+    for algo in ("SAC", "TD3"):
+        runs[algo] = run_main(
+            tasks,
+            f"general_cfg.algo_name={algo}",
+            "env_cfg.id=Pendulum-v1",
+            "env_cfg.n_envs=2",
+            "general_cfg.max_env_steps=200",
+            "general_cfg.online_eval=false",
+            "general_cfg.save_fig=false",
+            "algo_cfg.learning_starts=100",
+            "algo_cfg.batch_size=32",
+            f"algo_cfg.actor_layers={small}",
+            f"algo_cfg.critic_layers={small}",
+        )
+    load = [
+        "general_cfg.mode=collect",
+        "general_cfg.load_checkpoint=true",
+        "general_cfg.save_fig=false",
+    ]
+    episodes = ["general_cfg.max_episode=4", "general_cfg.max_step=20", "env_cfg.n_eval_envs=2"]
+    task = run_main(
+        tasks,
+        *load,
+        f"general_cfg.load_path={runs['SAC']}",
+        *episodes,
+        "general_cfg.collect_exploration=sampled",
+    )
+    trajs = list(iter_trajectories(task))
+    assert len(trajs) == 4 and {t["policy"]["exploration"] for t in trajs} == {"sampled"}
+    actions = np.concatenate([t["actions"] for t in trajs])
+    assert np.abs(actions).max() <= 2 and len(np.unique(actions)) > 40  # drawn, in bounds
+    task = run_main(tasks, *load, f"general_cfg.load_path={runs['TD3']}", *episodes)
+    assert {t["policy"]["algo"] for t in iter_trajectories(task)} == {"TD3"}
+    rc = main(
+        [
+            *load,
+            f"general_cfg.load_path={runs['TD3']}",
+            "general_cfg.collect_exploration=sampled",
+            f"general_cfg.tasks_dir={tasks}",
+            "general_cfg.progress=false",
+        ]
+    )
+    assert rc == 2 and "collect_exploration: sampled" in capsys.readouterr().err

@@ -310,3 +310,27 @@ def test_collect_sampled_sac_and_deterministic_td3(tmp_path, capsys):
         ]
     )
     assert rc == 2 and "collect_exploration: sampled" in capsys.readouterr().err
+
+
+def test_one_step_adder_fast_path_equals_the_windows():
+    from framework.data.adders import NStepAdder
+    from framework.data.types import StepBatch
+
+    rng = np.random.default_rng(0)
+    T, N = 7, 3
+    ends = rng.random((T, N)) < 0.3
+    batch = StepBatch(
+        obs=rng.normal(size=(T, N, 2)).astype(np.float32),
+        actions=rng.normal(size=(T, N, 1)).astype(np.float32),
+        rewards=rng.normal(size=(T, N)).astype(np.float32),
+        next_obs=rng.normal(size=(T, N, 2)).astype(np.float32),
+        terminated=ends & (rng.random((T, N)) < 0.5),
+        truncated=ends,
+        learn_rewards=rng.normal(size=(T, N)).astype(np.float32),
+    )
+    batch.truncated &= ~batch.terminated
+    fast, slow = NStepAdder(1, 0.97).one_step(batch), NStepAdder(1, 0.97).windows(batch)
+    for name in ("obs", "actions", "rewards", "next_obs", "discounts"):
+        a, b = getattr(fast, name), getattr(slow, name)
+        assert a.dtype == b.dtype, name
+        np.testing.assert_allclose(a, b, rtol=1e-6, err_msg=name)

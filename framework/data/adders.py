@@ -43,6 +43,32 @@ class NStepAdder:
         self.carry: dict[str, np.ndarray] | None = None
 
     def __call__(self, batch: StepBatch) -> Transitions:
+        if self.n == 1:
+            return self.one_step(batch)
+        return self.windows(batch)
+
+    def one_step(self, batch: StepBatch) -> Transitions:
+        """n = 1 needs no windows: every step is a transition with discount
+        gamma * (1 - terminated), in the order the windows would emit them (step, then env).
+        SAC and TD3 call the adder once per vector step, where the windowed code cost more
+        than the env step itself."""
+        rewards = batch.learn_rewards if batch.learn_rewards is not None else batch.rewards
+        T, N = rewards.shape
+
+        def flat(a: np.ndarray) -> np.ndarray:
+            return a.reshape(T * N, *a.shape[2:])
+
+        discounts = np.where(batch.terminated, 0.0, self.gamma).astype(np.float32)
+        return Transitions(
+            flat(batch.obs),
+            flat(batch.actions),
+            flat(rewards.astype(np.float32)),
+            flat(batch.next_obs),
+            flat(discounts),
+        )
+
+    def windows(self, batch: StepBatch) -> Transitions:
+        """The general case: n-step windows over the batch and the carried-over steps."""
         rewards = batch.learn_rewards if batch.learn_rewards is not None else batch.rewards
         cur = {
             "obs": batch.obs,

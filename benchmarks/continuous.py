@@ -25,54 +25,21 @@ import argparse
 import json
 import statistics
 import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
+
+from time_to_solve import run_once, test_best  # the sibling script: launch to exit, re-test
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = ROOT.parent / "shared" / "peers"
 SB3 = {"SAC": "sb3_sac_pendulum.py", "TD3": "sb3_td3_pendulum.py"}
 
 
-def task_dir(stdout: str) -> Path:
-    return Path(stdout.strip().splitlines()[-1].split(": ", 1)[1])
-
-
 def ours(algo: str, seed: int, tasks: Path, test_episodes: int) -> dict:
-    preset = f"config/presets/Pendulum-v1_{algo}.yaml"
-    cmd = [sys.executable, "main.py", "--yaml", preset, f"general_cfg.seed={seed}"]
-    cmd += [f"general_cfg.tasks_dir={tasks}", "general_cfg.progress=false"]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"run failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
-    task = task_dir(proc.stdout)
-    s = json.loads((task / "results" / "summary.json").read_text())
-    out = {"wall": wall, "solved": s["threshold_reached"], "steps": s["threshold_env_steps"]}
-    out["test"] = test_best(task, seed + 1000, tasks, test_episodes) if test_episodes else None
+    r = run_once(ROOT, f"config/presets/Pendulum-v1_{algo}.yaml", seed, tasks, [])
+    out = {"wall": r["wall"], "solved": r["threshold_reached"], "steps": r["threshold_env_steps"]}
+    out["test"] = test_best(ROOT, r["task"], seed + 1000, test_episodes) if test_episodes else None
     return out
-
-
-def test_best(task: Path, seed: int, tasks: Path, episodes: int) -> float:
-    cmd = [
-        sys.executable,
-        "main.py",
-        "--yaml",
-        str(task / "config.yaml"),
-        "general_cfg.mode=test",
-        "general_cfg.load_checkpoint=true",
-        f"general_cfg.load_path={task}",
-        f"general_cfg.max_episode={episodes}",
-        f"general_cfg.seed={seed}",
-        f"general_cfg.tasks_dir={tasks}",
-        "general_cfg.save_fig=false",
-    ]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
-    return json.loads((task_dir(proc.stdout) / "results" / "summary.json").read_text())[
-        "mean_return"
-    ]
 
 
 def theirs(algo: str, seed: int, python: str) -> dict:

@@ -19,30 +19,19 @@ environment (its mean SPS over the run, from launch to exit: total steps / wall 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from time_to_solve import run_once  # the sibling script: launch to exit, summary
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def task_dir(stdout: str) -> Path:
-    return Path(stdout.strip().splitlines()[-1].split(": ", 1)[1])
-
-
-def rldojo(algo: str, tasks: Path, extra: list[str]) -> tuple[dict, float]:
-    cmd = [sys.executable, "main.py", "--yaml", f"config/presets/HalfCheetah-v5_{algo}.yaml"]
-    cmd += [f"general_cfg.tasks_dir={tasks}", "general_cfg.progress=false", *extra]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"run failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
-    return json.loads((task_dir(proc.stdout) / "results" / "summary.json").read_text()), wall
+def rldojo(algo: str, seed: int, tasks: Path, extra: list[str]) -> dict:
+    return run_once(ROOT, f"config/presets/HalfCheetah-v5_{algo}.yaml", seed, tasks, extra)
 
 
 def cleanrl(python: str, script: str, steps: int, seed: int) -> float:
@@ -66,9 +55,9 @@ def throughput(args) -> None:
     extra = [f"general_cfg.max_env_steps={args.steps}", "general_cfg.online_eval=false"]
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(1, args.repeats + 1):
-            s, wall = rldojo("SAC", Path(tmp), [*extra, f"general_cfg.seed={seed}"])
+            s = rldojo("SAC", seed, Path(tmp), extra)
             rates["rldojo loop"].append(s["env_steps_per_second"])
-            rates["rldojo launch-to-exit"].append(s["env_steps"] / wall)
+            rates["rldojo launch-to-exit"].append(s["env_steps"] / s["wall"])
             print(f"rldojo  seed {seed}: {s['env_steps_per_second']:.1f} steps/s", flush=True)
             if args.cleanrl_script:
                 r = cleanrl(args.cleanrl_python, args.cleanrl_script, args.steps, seed)
@@ -82,7 +71,8 @@ def throughput(args) -> None:
 def returns(args) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for algo in args.algos:
-            s, wall = rldojo(algo, Path(tmp), [f"general_cfg.seed={args.seed}"])
+            s = rldojo(algo, args.seed, Path(tmp), [])
+            wall = s["wall"]
             print(
                 f"{algo}: {s['env_steps']} env steps, best eval {s['best_eval']:.1f}, last eval "
                 f"{s['last_eval']:.1f}, {wall / 60:.1f} min",

@@ -3,7 +3,8 @@ expectations over actions are computed exactly instead of sampled.
 
 - critics: ``n_critics`` Q(s, .) networks (one value per action); the soft target is
   V(s') = sum_a pi(a|s') (min_i Q_i'(s', a) - alpha log pi(a|s'));
-- actor: minimizes sum_a pi(a|s) (alpha log pi(a|s) - min_i Q_i(s, a));
+- actor: minimizes sum_a pi(a|s) (alpha log pi(a|s) - min_i Q_i(s, a)), with the critics' values
+  of the same update (computed once, before their step);
 - temperature: automatic tuning toward ``target_entropy_scale * log(n_actions)``, or fixed.
 
 Acting: ``explore`` and ``sample`` draw from pi (``explore`` uniformly during the warm-up),
@@ -77,7 +78,8 @@ class Policy(OffPolicyPolicy):
             next_q = self.critic_target(batch.next_obs).min(dim=0).values
             next_v = (next_log_pi.exp() * (next_q - alpha * next_log_pi)).sum(dim=-1)
             target = batch.rewards + batch.discounts * next_v
-        q = self.critic(batch.obs).gather(2, actions.expand(self.cfg.n_critics, -1, 1))
+        q_all = self.critic(batch.obs)  # [n_critics, B, n_actions]
+        q = q_all.gather(2, actions.expand(self.cfg.n_critics, -1, 1))
         td = q.squeeze(2) - target  # [n_critics, B]
         critic_loss = batch.weighted_mean(td.pow(2).sum(dim=0))
         critic_loss = critic_loss + self.extra_loss(
@@ -87,8 +89,9 @@ class Policy(OffPolicyPolicy):
 
         log_pi = torch.log_softmax(self.actor(batch.obs), dim=-1)
         pi = log_pi.exp()
-        with torch.no_grad():
-            q_now = self.critic(batch.obs).min(dim=0).values  # the critics after their step
+        # the critics' values from before their step (one critic pass less per update; the
+        # reference SAC implementation also updates critics and actor from the same values)
+        q_now = q_all.detach().min(dim=0).values
         actor_loss = (pi * (alpha * log_pi - q_now)).sum(dim=-1).mean()
         actor_loss = actor_loss + self.extra_loss(
             "actor", metrics, batch=batch, log_pi=log_pi, q=q_now

@@ -94,6 +94,9 @@ class TabularPolicy(BasePolicy):
         raise NotImplementedError
 
     # ---- state ------------------------------------------------------------------------------
+    def params_finite(self) -> bool:
+        return bool(np.isfinite(self.table).all())
+
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "table": self.table.copy()}
 

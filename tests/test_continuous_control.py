@@ -334,3 +334,48 @@ def test_one_step_adder_fast_path_equals_the_windows():
         a, b = getattr(fast, name), getattr(slow, name)
         assert a.dtype == b.dtype, name
         np.testing.assert_allclose(a, b, rtol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize(
+    ("algo", "action", "extra"),
+    [
+        ("REINFORCE", "discrete", ["algo_cfg.n_steps=16", "algo_cfg.min_episodes=20"]),
+        ("SAC", "box", ["algo_cfg.learning_starts=200"]),
+        ("TD3", "box", ["algo_cfg.learning_starts=200", "algo_cfg.exploration_noise=ou"]),
+    ],
+)
+def test_a_resumed_run_continues_the_same_episodes(tmp_path, algo, action, extra):
+    """1,200 env steps in one run == 600 + a resume to 1,200: held episodes (REINFORCE), the
+    temperature and its optimizer (SAC), the OU noise state (TD3) all travel in last.pt."""
+    import csv
+
+    from conftest import run_main
+
+    def episodes(task):
+        with open(task / "results" / "episodes.csv") as f:
+            return [(r["env_steps"], r["return"], r["length"]) for r in csv.DictReader(f)]
+
+    common = [
+        f"general_cfg.algo_name={algo}",
+        "env_cfg.id=rldojo/Probe-v0",
+        f"env_cfg.make_kwargs={{obs: vector, action: {action}}}",
+        "env_cfg.n_envs=4",
+        "general_cfg.online_eval=false",
+        "general_cfg.save_fig=false",
+        "general_cfg.seed=3",
+        "general_cfg.schedule_steps=1200",
+        *[f"algo_cfg.{k}=[{{layer_dim: [16]}}]" for k in ("actor_layers", "critic_layers")],
+        *extra,
+    ]
+    tasks = tmp_path / "tasks"
+    whole = run_main(tasks, *common, "general_cfg.max_env_steps=1200")
+    first = run_main(tasks, *common, "general_cfg.max_env_steps=600")
+    second = run_main(
+        tasks,
+        *common,
+        "general_cfg.max_env_steps=1200",
+        "general_cfg.load_checkpoint=true",
+        f"general_cfg.load_path={first}",
+    )
+    one, two = episodes(whole), episodes(first) + episodes(second)
+    assert len(one) > 100 and one == two

@@ -379,3 +379,29 @@ def test_a_resumed_run_continues_the_same_episodes(tmp_path, algo, action, extra
     )
     one, two = episodes(whole), episodes(first) + episodes(second)
     assert len(one) > 100 and one == two
+
+
+@pytest.mark.parametrize("max_grad_norm", ["null", "10.0"])
+def test_non_finite_updates_stop_before_the_step_with_or_without_a_norm(max_grad_norm):
+    """Without max_grad_norm the norm is not computed (speed); the loss's finiteness is checked
+    instead. Either way a non-finite update raises before the step, and finite ones pass."""
+    from algos.base.policy import NonFiniteError
+
+    cfg = load_config(
+        None,
+        [
+            "general_cfg.algo_name=SAC",
+            f"env_cfg.id={PENDULUM}",
+            f"algo_cfg.max_grad_norm={max_grad_norm}",
+        ],
+    )
+    policy = build_policy(cfg, *spaces_of(cfg), seed=1)
+    params = list(policy.critic.parameters())
+    before = [p.detach().clone() for p in params]
+    square = sum((p**2).sum() for p in params)
+    with pytest.raises(NonFiniteError, match="critic loss at update step 1"):
+        policy.optimize("critic", square * float("nan"))
+    assert all(torch.equal(a, p) for a, p in zip(before, params))  # not applied
+    norm = policy.optimize("critic", sum((p**2).sum() for p in params))  # finite: no alarm
+    assert not all(torch.equal(a, p) for a, p in zip(before, params))
+    assert math.isnan(norm) if max_grad_norm == "null" else math.isfinite(norm)

@@ -63,7 +63,7 @@ def test_on_eval_hook_sees_every_evaluation_and_can_stop_the_run(tmp_path):
 
 def test_bad_input_raises_user_error_before_anything_is_written(tmp_path):
     cfg = load_config(None, args(tmp_path, "env_cfg.id=Pendulum-v1"))  # DQN: Box actions
-    with pytest.raises(UserError, match="algorithms for these spaces: PPO"):
+    with pytest.raises(UserError, match="algorithms for these spaces: .*PPO"):
         run(cfg)
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
 
@@ -112,6 +112,8 @@ def test_help_examples_work_as_shown(tmp_path):
         line.strip()
         for line in proc.stdout.splitlines()
         if line.strip().startswith("python main.py")
+        # the --tune, --seeds and --compare examples are run by tests/test_tune.py
+        and not any(flag in line for flag in ("--tune", "--seeds", "--compare"))
     ]
     assert len(examples) == 3, examples
     tasks = tmp_path / "tasks"

@@ -247,9 +247,29 @@ class ActorCritic(nn.Module):
         return self.actor_head(h), self.critic_head(h_critic).squeeze(-1)
 
 
+ACTIVATION_FUNCTIONS = {
+    "relu": F.relu,
+    "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid,
+    "elu": F.elu,
+    "leaky_relu": F.leaky_relu,
+    "gelu": F.gelu,
+    "silu": F.silu,
+    "softplus": F.softplus,
+    "none": None,
+}
+
+
 class ContinuousCritic(nn.Module):
     """``n_critics`` independent Q(s, a) networks on [obs, action]; returns [n_critics, B].
-    Actions are in env units (as replay stores them)."""
+    Actions are in env units (as replay stores them).
+
+    The members are evaluated together: each layer keeps the weights of all members stacked
+    ([n, in, out]) and applies them with one batched matrix product, so twin critics cost one
+    op per layer instead of two, forward and backward (the update step of SAC and TD3 runs the
+    critics three times). Each member is initialized as ``nn.Linear`` would be, independently.
+    The layer list may hold linear and layernorm layers (the input is a vector).
+    """
 
     def __init__(
         self,
@@ -265,15 +285,57 @@ class ContinuousCritic(nn.Module):
                 f"algo_cfg.{key}: continuous critics take vector observations, got shape "
                 f"{obs_shape}"
             )
-        in_shape = (obs_shape[0] + action_dim,)
-        self.members = nn.ModuleList()
-        for _ in range(n_critics):
-            trunk, hidden = build_trunk(in_shape, layers, key)
-            self.members.append(nn.Sequential(trunk, nn.Linear(hidden, 1)))
+        self.n_critics = n = n_critics
+        self.weights, self.biases = nn.ParameterList(), nn.ParameterList()
+        self.plan: list[tuple[str, int, object]] = []  # (kind, parameter index, activation)
+        width = obs_shape[0] + action_dim
+        for i, spec in enumerate(layers):
+            if spec.layer_type == "linear":
+                out = spec.layer_dim[0]
+                self.plan.append(
+                    ("linear", len(self.weights), ACTIVATION_FUNCTIONS[spec.activation])
+                )
+                self._add_linear(n, width, out)
+                width = out
+            elif spec.layer_type == "layernorm":
+                self.plan.append(("layernorm", len(self.weights), None))
+                self.weights.append(nn.Parameter(torch.ones(n, 1, width)))
+                self.biases.append(nn.Parameter(torch.zeros(n, 1, width)))
+            elif spec.layer_type != "flatten":
+                raise UserError(
+                    f"algo_cfg.{key}[{i}]: continuous critics take linear and layernorm layers, "
+                    f"not {spec.layer_type}"
+                )
+        self.head = len(self.weights)
+        self._add_linear(n, width, 1)
 
-    def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    def _add_linear(self, n: int, fan_in: int, fan_out: int) -> None:
+        bound = 1.0 / math.sqrt(fan_in)  # nn.Linear's default initialization, per member
+        self.weights.append(nn.Parameter(torch.empty(n, fan_in, fan_out).uniform_(-bound, bound)))
+        self.biases.append(nn.Parameter(torch.empty(n, 1, fan_out).uniform_(-bound, bound)))
+
+    def forward(
+        self, obs: torch.Tensor, actions: torch.Tensor, members: int | None = None
+    ) -> torch.Tensor:
+        """Q-values [n, B] of the first ``members`` critics (all by default; TD3's actor loss
+        needs only the first)."""
+        n = self.n_critics if members is None else members
         x = torch.cat([obs, actions], dim=-1)
-        return torch.stack([m(x).squeeze(-1) for m in self.members])
+        h = x.expand(n, *x.shape)
+        for kind, i, act in self.plan:
+            w, b = self.weights[i], self.biases[i]
+            if n != self.n_critics:
+                w, b = w[:n], b[:n]
+            if kind == "linear":
+                h = torch.baddbmm(b, h, w)
+                if act is not None:
+                    h = act(h)
+            else:
+                h = torch.addcmul(b, F.layer_norm(h, h.shape[-1:]), w)
+        w, b = self.weights[self.head], self.biases[self.head]
+        if n != self.n_critics:
+            w, b = w[:n], b[:n]
+        return torch.baddbmm(b, h, w).squeeze(-1)
 
 
 class DeterministicActor(nn.Module):
@@ -293,7 +355,8 @@ class DeterministicActor(nn.Module):
         self.scaler = scaler
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.scaler.scale(torch.tanh(self.head(self.trunk(obs))))
+        h = self.trunk(obs)
+        return self.scaler.scale(torch.tanh(F.linear(h, self.head.weight, self.head.bias)))
 
 
 class GaussianActorHead(nn.Module):
@@ -311,12 +374,31 @@ class GaussianActorHead(nn.Module):
     ):
         super().__init__()
         self.trunk, hidden = build_trunk(obs_shape, layers, key)
-        self.mean = nn.Linear(hidden, action_dim)
-        self.log_std = nn.Linear(hidden, action_dim)
+        self.head = nn.Linear(hidden, 2 * action_dim)  # mean and log std: one matrix product
         self.log_std_min, self.log_std_max = log_std_min, log_std_max
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.trunk(obs)
-        log_std = torch.tanh(self.log_std(h))
+        mean, log_std = F.linear(h, self.head.weight, self.head.bias).chunk(2, dim=-1)
+        log_std = torch.tanh(log_std)
         log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (log_std + 1)
-        return self.mean(h), log_std
+        return mean, log_std
+
+
+class Temperature(nn.Module):
+    """SAC's entropy temperature alpha = exp(log_alpha): one learnable parameter, registered as
+    a network so that it is saved in checkpoints with the others."""
+
+    def __init__(self, alpha: float):
+        super().__init__()
+        self.log_alpha = nn.Parameter(torch.tensor(math.log(alpha), dtype=torch.float32))
+
+    def forward(self) -> torch.Tensor:
+        return self.log_alpha.exp()
+
+    def loss(self, entropy_gap: torch.Tensor) -> torch.Tensor:
+        """Automatic entropy tuning (Haarnoja et al. 2018b): minimize
+        -log_alpha * (log pi + target_entropy), i.e. raise alpha while the policy's entropy is
+        below the target and lower it above. ``entropy_gap`` is log pi + target_entropy per
+        sample (for a categorical policy, its expectation over actions)."""
+        return -(self.log_alpha * entropy_gap.detach()).mean()

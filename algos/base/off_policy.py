@@ -69,6 +69,7 @@ class OffPolicyPolicy(TorchPolicy):
     def __init__(self, cfg: OffPolicyConfig, obs_space, action_space, **kwargs):
         super().__init__(cfg, obs_space, action_space, **kwargs)
         self._targets: list[tuple[nn.Module, nn.Module]] = []
+        self._polyak: tuple[list[torch.Tensor], list[torch.Tensor]] = ([], [])
         self._loss_terms: dict[str, list[LossTerm]] = {}
         # drawn once here: make_buffer draws nothing, so a resumed run (whose RNG state comes
         # from the checkpoint) draws exactly what the uninterrupted run draws
@@ -149,14 +150,16 @@ class OffPolicyPolicy(TorchPolicy):
         target = copy.deepcopy(online).requires_grad_(False)
         self.add_network(name, target)
         self._targets.append((online, target))
+        self._polyak = (
+            [p for o, _ in self._targets for p in o.parameters()],
+            [p for _, t in self._targets for p in t.parameters()],
+        )
         return target
 
     def update_targets(self) -> None:
-        if self.cfg.tau < 1.0:  # Polyak averaging every update
+        if self.cfg.tau < 1.0:  # Polyak averaging every update, all parameters in one op
             with torch.no_grad():
-                for online, target in self._targets:
-                    for p, tp in zip(online.parameters(), target.parameters()):
-                        tp.lerp_(p, self.cfg.tau)
+                torch._foreach_lerp_(self._polyak[1], self._polyak[0], self.cfg.tau)
         elif self.update_step % self.cfg.target_update == 0:
             for online, target in self._targets:
                 target.load_state_dict(online.state_dict())

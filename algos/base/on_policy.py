@@ -71,7 +71,11 @@ class OnPolicyPolicy(TorchPolicy):
             self.action_start = int(action_space.start)
         self.stop_epochs = False
 
-    def build_actor_critic(self, actor_layers, critic_layers, shared_trunk=False) -> ActorCritic:
+    def build_actor_critic(
+        self, actor_layers, critic_layers, shared_trunk=False, optimizer: str = "adam", **optim_kw
+    ) -> ActorCritic:
+        """The actor-critic network and its optimizer (``optimizer``: adam or rmsprop with
+        ``optim_kw``; eps 1e-5 unless given)."""
         c = self.cfg
         ac = ActorCritic(
             self.obs_shape,
@@ -84,7 +88,8 @@ class OnPolicyPolicy(TorchPolicy):
             c.ortho_init,
         )
         self.ac = self.add_network("ac", ac, acting=True)
-        self.add_optimizer("ac", self.ac.parameters(), c.lr, eps=1e-5)
+        optim_kw.setdefault("eps", 1e-5)
+        self.add_optimizer("ac", self.ac.parameters(), c.lr, optimizer, **optim_kw)
         # a shared trunk gives V(s) with each action for the price of the value head: acting
         # keeps it (extras["value"]) and learning skips most of its value pass (CleanRL does so)
         self.values_at_act = shared_trunk

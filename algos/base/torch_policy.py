@@ -24,7 +24,7 @@ from torch import nn
 
 from algos.base.config import TorchAlgoConfig
 from algos.base.encoders import ObsEncoder
-from algos.base.optim import Adam
+from algos.base.optim import OPTIMIZERS, Adam, RMSprop
 from algos.base.policy import BasePolicy, Budget, NonFiniteError
 from framework.data.normalization import ObsNormalizer
 
@@ -52,7 +52,7 @@ class TorchPolicy(BasePolicy):
         self.lr_scale = 1.0  # adaptive factor on top of the schedule (PPO's adaptive-KL)
         self._networks: dict[str, nn.Module] = {}
         self._acting: list[str] = []
-        self._optimizers: dict[str, tuple[Adam, float]] = {}
+        self._optimizers: dict[str, tuple[Adam | RMSprop, float]] = {}
         self._training = True
 
     # ---- registration ---------------------------------------------------------------------------
@@ -64,16 +64,19 @@ class TorchPolicy(BasePolicy):
             self._acting.append(name)
         return module
 
-    def add_optimizer(self, name: str, params, lr: float, **kwargs) -> Adam:
-        """Register an Adam optimizer whose base learning rate the schedule scales."""
-        optim = Adam(params, lr=lr, **kwargs)
+    def add_optimizer(
+        self, name: str, params, lr: float, kind: str = "adam", **kwargs
+    ) -> Adam | RMSprop:
+        """Register an optimizer (``kind``: adam or rmsprop, see ``optim.py``) whose base learning
+        rate the schedule scales."""
+        optim = OPTIMIZERS[kind](params, lr=lr, **kwargs)
         self._optimizers[name] = (optim, lr)
         return optim
 
     def networks(self) -> dict[str, nn.Module]:
         return dict(self._networks)
 
-    def optimizers(self) -> dict[str, Adam]:
+    def optimizers(self) -> dict[str, Adam | RMSprop]:
         return {k: o for k, (o, _) in self._optimizers.items()}
 
     # ---- acting ----------------------------------------------------------------------------------
@@ -116,16 +119,24 @@ class TorchPolicy(BasePolicy):
         return self.cfg.lr * factor
 
     def optimize(self, name: str, loss: torch.Tensor) -> float:
-        """Backward, clip (by value, then by global norm), step; returns the gradient norm."""
+        """Backward, clip (by value, then by global norm), step; returns the gradient norm
+        before clipping (nan when ``max_grad_norm`` is null: the norm is not computed, which
+        saves a few ops per step where updates are small and many, as SAC's and TD3's)."""
         optim = self._optimizers[name][0]
         optim.zero_grad(set_to_none=True)
         loss.backward()
         params = optim.params
         if self.cfg.grad_clip_value is not None:
             nn.utils.clip_grad_value_(params, self.cfg.grad_clip_value)
-        norm = self.cfg.max_grad_norm if self.cfg.max_grad_norm is not None else float("inf")
-        grad_norm = float(nn.utils.clip_grad_norm_(params, norm))
-        if not math.isfinite(grad_norm):  # stop before the step: the parameters stay finite
+        if self.cfg.max_grad_norm is not None:
+            grad_norm = float(nn.utils.clip_grad_norm_(params, self.cfg.max_grad_norm))
+            finite = math.isfinite(grad_norm)
+        else:
+            # No norm to compute (saves ops per small update); a non-finite loss is what makes
+            # the gradients non-finite, so check that instead (one scalar, no false alarms).
+            grad_norm = float("nan")
+            finite = bool(torch.isfinite(loss))
+        if not finite:  # stop before the step: the parameters stay finite
             optim.zero_grad(set_to_none=True)
             raise NonFiniteError(
                 f"non-finite gradients of the {name} loss at update step {self.update_step + 1}"

@@ -15,7 +15,7 @@ import numpy as np
 from config.base import UserError
 from framework.records.taskdir import CsvLog, TaskDir
 from framework.runtime.evaluator import Evaluator
-from framework.runtime.learner import figure_writer
+from framework.runtime.learner import figure_writer, grid_value_map
 from framework.runtime.loop import make_assembler
 from framework.runtime.render import effective_render_mode, make_render_env, save_gif
 from framework.runtime.seeding import COLLECT, TEST, stream_rng
@@ -153,7 +153,7 @@ def run_episodes(cfg, task: TaskDir, setup) -> dict:
         }
         task.write_summary(summary)
         if figure is not None:
-            figure.write(ep_csv.rows, [])
+            figure.write(ep_csv.rows, [], grid_value_map(cfg, task, policy))
         ep_csv.close()
         evaluator.close()
         if returns:

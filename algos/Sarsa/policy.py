@@ -1,0 +1,77 @@
+"""Sarsa (Rummery and Niranjan 1994; Sutton and Barto 2018, sec. 6.4): on-policy TD control,
+Q(s, a) += alpha * (r + gamma * Q(s', a') - Q(s, a)) with a' the action actually taken next.
+
+The next action comes from the env stream itself: :class:`NextActionAdder` (one per collector,
+so per Ray worker too) holds back each phase's last vector step until the next phase has taken
+its next action. Where an episode was truncated by a time limit, no action was taken at the
+final observation: the target bootstraps from the policy's own epsilon-greedy choice there, as
+Sarsa's target would have been. Where it terminated, there is no bootstrap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from algos.base.tabular import TabularPolicy
+from framework.data.types import StepBatch
+
+TIME_FIELDS = ("obs", "actions", "rewards", "next_obs", "terminated", "truncated", "learn_rewards")
+
+
+def time_slice(batch: StepBatch, index: slice) -> StepBatch:
+    """Vector steps ``index`` of a batch (every [T, n_envs, ...] array, extras included)."""
+    parts = {
+        k: None if getattr(batch, k) is None else getattr(batch, k)[index] for k in TIME_FIELDS
+    }
+    return StepBatch(**parts, extras={k: v[index] for k, v in batch.extras.items()})
+
+
+def time_concat(a: StepBatch, b: StepBatch) -> StepBatch:
+    """``a`` then ``b`` along the time axis."""
+
+    def cat(x, y):
+        return None if x is None or y is None else np.concatenate([x, y])
+
+    parts = {k: cat(getattr(a, k), getattr(b, k)) for k in TIME_FIELDS}
+    extras = {k: np.concatenate([a.extras[k], b.extras[k]]) for k in a.extras if k in b.extras}
+    return StepBatch(**parts, extras=extras)
+
+
+class NextActionAdder:
+    """Pairs every step with the action its env took next (``extras["next_actions"]``). The
+    last vector step of a phase is carried over to the next phase, where that action is taken:
+    a phase of T vector steps yields T - 1 steps the first time and T after."""
+
+    def __init__(self):
+        self.carry: StepBatch | None = None
+
+    def __call__(self, batch: StepBatch) -> StepBatch:
+        if self.carry is not None:
+            batch = time_concat(self.carry, batch)
+        self.carry = time_slice(batch, slice(len(batch.rewards) - 1, None))
+        out = time_slice(batch, slice(0, -1))
+        out.extras["next_actions"] = batch.actions[1:]
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"carry": self.carry}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.carry = state["carry"]
+
+
+class Policy(TabularPolicy):
+    def make_adder(self, n_envs: int) -> NextActionAdder:
+        return NextActionAdder()
+
+    def next_values(self, next_states: np.ndarray, t: int, batch: StepBatch) -> np.ndarray:
+        next_actions = np.asarray(batch.extras["next_actions"][t], np.int64) - self.action_start
+        truncated = np.asarray(batch.truncated[t])
+        if truncated.any():  # no action at the final observation: the policy's own choice
+            chosen = self.greedy(next_states)
+            explore = self.rng.random(len(chosen)) < self.epsilon
+            chosen = np.where(explore, self.rng.integers(0, self.n_actions, len(chosen)), chosen)
+            next_actions = np.where(truncated, chosen, next_actions)
+        return self.table[next_states, next_actions]

@@ -115,13 +115,18 @@ class CategoricalHead(ScalarHead):
 
     def target(self, next_taken, rewards, discounts):
         """The distribution of r + gamma^n z, projected onto the support: the mass of each
-        shifted atom goes to its two neighbours in proportion to closeness (Bellemare et al.
-        2017, Algorithm 1), written as one weight matrix, clamp(1 - |Tz_j - z_i| / dz, 0, 1)."""
+        shifted atom goes to its two neighbours l <= b <= u in proportion to closeness
+        (Bellemare et al. 2017, Algorithm 1); all of it to l where b falls on an atom."""
         c = self.cfg
         probs = next_taken.softmax(-1)
         shifted = (rewards[:, None] + discounts[:, None] * self.support).clamp(c.v_min, c.v_max)
-        weight = 1.0 - (shifted[:, None, :] - self.support[None, :, None]).abs() / self.delta
-        return (weight.clamp(0.0, 1.0) * probs[:, None, :]).sum(-1)
+        b = (shifted - c.v_min) / self.delta  # position on the support, in [0, n_atoms - 1]
+        lower, upper = b.floor(), b.ceil()
+        to_lower = upper - b + (lower == upper).to(b.dtype)
+        target = torch.zeros_like(probs)
+        target.scatter_add_(1, lower.long(), probs * to_lower)
+        target.scatter_add_(1, upper.long(), probs * (b - lower))
+        return target
 
     def loss(self, taken, taus, target):
         cross_entropy = -(target * taken.log_softmax(-1)).sum(-1)
@@ -177,6 +182,8 @@ class ImplicitQNetwork(nn.Module):
         self.out = QHead(hidden, n_actions, 1, cfg.dueling, cfg.noisy, cfg.sigma_init)
         if cfg.ortho_init:
             orthogonal_init(self.trunk, self.out.head, 1.0)
+            if self.out.value is not None:
+                orthogonal_init(nn.Identity(), self.out.value, 1.0)
 
     def forward(self, obs: torch.Tensor, taus: torch.Tensor) -> torch.Tensor:
         h = self.trunk(obs)

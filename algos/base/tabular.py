@@ -33,7 +33,8 @@ class TabularPolicy(BasePolicy):
         self, cfg: TabularConfig, obs_space, action_space, *, device: str = "cpu", **kwargs
     ):
         super().__init__(cfg, obs_space, action_space, **kwargs)
-        del device  # tables live in host memory
+        self.device = "cpu"  # tables live in host memory (the Ray learner reports it)
+        del device
         self.n_states, self.obs_start = int(obs_space.n), int(obs_space.start)
         self.n_actions, self.action_start = int(action_space.n), int(action_space.start)
         self.table = np.full((self.n_states, self.n_actions), cfg.q_init, np.float64)
@@ -62,14 +63,17 @@ class TabularPolicy(BasePolicy):
 
     def greedy(self, states: np.ndarray) -> np.ndarray:
         """Argmax per row, ties broken uniformly at random (an all-equal fresh table must not
-        always pick action 0)."""
+        always pick action 0 while it learns)."""
         q = self.table[states]
         best = q == q.max(axis=1, keepdims=True)
         noise = self.rng.random(best.shape) * best
         return noise.argmax(axis=1)
 
     def act(self, obs: np.ndarray, mode: ActMode = "explore") -> ActOutput:
-        actions = self.greedy(self.states(obs))
+        states = self.states(obs)
+        if mode == "greedy":  # deterministic (evaluation, test): the first of tied actions
+            return ActOutput(self.table[states].argmax(axis=1) + self.action_start, {})
+        actions = self.greedy(states)
         if mode == "explore":
             explore = self.rng.random(len(actions)) < self.epsilon
             actions = np.where(explore, self.rng.integers(0, self.n_actions, len(actions)), actions)

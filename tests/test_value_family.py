@@ -263,7 +263,9 @@ def test_sarsa_uses_the_next_action_taken_across_phases():
     adder = policy.make_adder(1)
     # phase 1: s0 -a1-> s1 ; phase 2: s1 -a0-> s3 (truncated) ; phase 3: s2 -a0-> s0 (terminal)
     first = adder(step_batch([0], [1], [1.0], [1], [False], [False]))
-    assert first.n_steps == 0  # waits for the action taken at s1
+    assert not first.extras["valid"].any()  # a placeholder: s0's step waits for s1's action
+    policy.learn(first)
+    assert policy.table[0, 1] == 10
     second = adder(step_batch([1], [0], [2.0], [3], [False], [True]))
     np.testing.assert_array_equal(second.extras["next_actions"], [[0]])
     policy.learn(second)

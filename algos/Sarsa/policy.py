@@ -41,18 +41,25 @@ def time_concat(a: StepBatch, b: StepBatch) -> StepBatch:
 
 class NextActionAdder:
     """Pairs every step with the action its env took next (``extras["next_actions"]``). The
-    last vector step of a phase is carried over to the next phase, where that action is taken:
-    a phase of T vector steps yields T - 1 steps the first time and T after."""
+    last vector step of a phase is carried over to the next phase, where that action is taken,
+    so a phase's output is the carried step and its own first T - 1 steps: always T long (the
+    rollout buffer joins parts of equal length). In the very first phase a placeholder row
+    stands where the carried step would be (``extras["valid"]`` False)."""
 
     def __init__(self):
         self.carry: StepBatch | None = None
 
     def __call__(self, batch: StepBatch) -> StepBatch:
-        if self.carry is not None:
-            batch = time_concat(self.carry, batch)
-        self.carry = time_slice(batch, slice(len(batch.rewards) - 1, None))
-        out = time_slice(batch, slice(0, -1))
-        out.extras["next_actions"] = batch.actions[1:]
+        valid = np.ones(batch.rewards.shape, bool)
+        carry = self.carry
+        if carry is None:
+            carry = time_slice(batch, slice(0, 1))
+            valid[0] = False
+        full = time_concat(carry, batch)
+        self.carry = time_slice(full, slice(len(full.rewards) - 1, None))
+        out = time_slice(full, slice(0, -1))
+        out.extras["next_actions"] = full.actions[1:]
+        out.extras["valid"] = valid
         return out
 
     def state_dict(self) -> dict[str, Any]:
@@ -65,6 +72,11 @@ class NextActionAdder:
 class Policy(TabularPolicy):
     def make_adder(self, n_envs: int) -> NextActionAdder:
         return NextActionAdder()
+
+    def update_table(self, batch: StepBatch) -> dict[str, float]:
+        if not batch.extras["valid"][0].all():  # the first phase's placeholder row
+            batch = time_slice(batch, slice(1, None))
+        return super().update_table(batch)
 
     def next_values(self, next_states: np.ndarray, t: int, batch: StepBatch) -> np.ndarray:
         next_actions = np.asarray(batch.extras["next_actions"][t], np.int64) - self.action_start

@@ -14,6 +14,7 @@ import ast
 import dataclasses
 import difflib
 import inspect
+import math
 import textwrap
 import types
 import typing
@@ -187,6 +188,8 @@ def coerce(value: Any, tp: Any, path: str) -> Any:  # noqa: C901 - one branch pe
                 return coerce(value, arg, path)
             except FieldError as err:
                 errors.append(err)
+        if len(errors) == 1 and "finite" in errors[0].message:  # `float | None`: say why
+            raise FieldError(path, errors[0].message + " (or null)")
         raise FieldError(path, f"expected {_type_name(tp)}, got {value!r}")
     if origin is Literal:
         if isinstance(value, bool) and ("on" if value else "off") in args:
@@ -224,6 +227,8 @@ def coerce(value: Any, tp: Any, path: str) -> Any:  # noqa: C901 - one branch pe
         number = _number(value)
         if number is None:
             raise FieldError(path, f"expected a number, got {value!r}")
+        if not math.isfinite(number):
+            raise FieldError(path, f"expected a finite number, got {value!r}")
         return float(number)
     if tp is str:
         if isinstance(value, str):

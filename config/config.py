@@ -32,6 +32,10 @@ class GeneralConfig(BaseConfig):
     """Step limit per episode (truncation); -1 keeps the env's own limit."""
     max_env_steps: int = 40_000
     """Total env-step budget of a training run (-1: no limit)."""
+    schedule_steps: int | None = None
+    """Env steps over which linear schedules (learning rate, entropy, PER beta) run; null:
+    max_env_steps. A resumed run keeps the schedule of the run it continues unless this is set
+    (then the log says that the schedule changed)."""
     load_checkpoint: bool = False
     """Load load_path before running (test, render and collect need it; train resumes from it)."""
     load_path: str | None = None
@@ -48,6 +52,13 @@ class GeneralConfig(BaseConfig):
     """Env steps between online evaluations."""
     model_save_fre: int = 0
     """Write models/<update_step>.pt every this many update steps (0: only the final one)."""
+    save_buffer: bool = True
+    """Train: save the replay buffer beside last.pt (models/last.buffer.npz), so a resumed run
+    continues with it; skipped, with a log line, above buffer_save_limit_mb."""
+    buffer_save_limit_mb: int = 2048
+    """Largest replay buffer save_buffer writes, in MB."""
+    keep_checkpoints: int = 5
+    """Periodic checkpoints to keep, the newest (0: all); best.pt and last.pt are always kept."""
     save_best_model: bool = True
     """Keep models/best.pt: the checkpoint with the highest online-eval mean so far."""
     reward_threshold: float | None = None
@@ -94,7 +105,7 @@ class GeneralConfig(BaseConfig):
     """Folder in which the run's task directory is created."""
 
     def check(self) -> None:
-        require(self.seed >= 0, "seed", "must be >= 0 (0: unseeded)")
+        require(0 <= self.seed < 2**32, "seed", "must be in [0, 2**32) (0: unseeded)")
         require(self.max_episode == -1 or self.max_episode > 0, "max_episode", "must be -1 or > 0")
         require(self.max_step == -1 or self.max_step > 0, "max_step", "must be -1 or > 0")
         require(
@@ -105,6 +116,13 @@ class GeneralConfig(BaseConfig):
         require(self.online_eval_episode > 0, "online_eval_episode", "must be > 0")
         require(self.online_eval_fre > 0, "online_eval_fre", "must be > 0")
         require(self.model_save_fre >= 0, "model_save_fre", "must be >= 0 (0: off)")
+        require(self.keep_checkpoints >= 0, "keep_checkpoints", "must be >= 0 (0: all)")
+        require(self.buffer_save_limit_mb >= 0, "buffer_save_limit_mb", "must be >= 0")
+        require(
+            self.schedule_steps is None or self.schedule_steps > 0,
+            "schedule_steps",
+            "must be > 0 (null: max_env_steps)",
+        )
         require(self.n_workers >= 1, "n_workers", "must be >= 1")
         require(0 < self.worker_num_cpus <= 64, "worker_num_cpus", "must be in (0, 64]")
         require(0 <= self.learner_num_cpus <= 64, "learner_num_cpus", "must be in [0, 64]")

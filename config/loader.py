@@ -27,13 +27,36 @@ class ConfigError(UserError):
     """A user-facing config problem; the message is one line."""
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, but a key given twice in one mapping (a second ``general_cfg:``
+    block, a repeated ``lr:``) is an error naming both lines instead of the last one winning."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, str) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"{key!r} appears twice (lines {seen[key]} and {line}); keep one",
+                    key_node.start_mark,
+                )
+            if isinstance(key, str):
+                seen[key] = line
+        return super().construct_mapping(node, deep)
+
+
 @dataclass
 class Config:
-    """The merged config of a run: three typed sections."""
+    """The merged config of a run: three typed sections, and warnings about values that are
+    allowed but probably not meant (printed and logged by the run)."""
 
     general: GeneralConfig
     algo: BaseConfig
     env: BaseConfig
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,7 +101,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
             f"{path}: no such file; give the path of a YAML config (see config/presets/)"
         )
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -139,6 +162,9 @@ def load_config(
     """
     source = str(yaml_path) if yaml_path else "defaults"
     data = read_yaml(yaml_path) if yaml_path else {}
+    notes = []
+    if yaml_path and not data:
+        notes.append(f"{yaml_path} sets nothing (empty file or sections): running the defaults")
     over = parse_overrides(overrides or [])
     # origin of every key, so an error names the place that set it
     origins: dict[tuple[str, str], str] = {}
@@ -189,7 +215,24 @@ def load_config(
                 f"{origins.get(('general_cfg', 'tensorboard'), source)}: general_cfg.tensorboard: "
                 "needs the tensorboard package: pip install 'rldojo[tensorboard]'"
             ) from None
-    return Config(general, algo, env)
+    return Config(general, algo, env, notes + config_warnings(general, env))
+
+
+def config_warnings(general: GeneralConfig, env: BaseConfig) -> list[str]:
+    """Values that pass validation but are probably not what the user meant."""
+    notes = []
+    n_envs = getattr(env, "n_envs", 1) * (general.n_workers if general.mp_backend == "ray" else 1)
+    if general.mode == "train" and 0 < general.max_env_steps < 10 * n_envs:
+        notes.append(
+            f"general_cfg.max_env_steps {general.max_env_steps} allows fewer than 10 vector steps "
+            f"of {n_envs} envs; lower env_cfg.n_envs or raise max_env_steps"
+        )
+    if general.online_eval and general.online_eval_episode > 1000:
+        notes.append(
+            f"general_cfg.online_eval_episode {general.online_eval_episode}: every evaluation "
+            "plays that many episodes; 10 to 100 are usual"
+        )
+    return notes
 
 
 def _trained_config(

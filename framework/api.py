@@ -16,6 +16,7 @@ command line (``framework/cli.py``) is a thin layer over :func:`run`; so is the 
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,12 +25,14 @@ from typing import Any
 from config.base import UserError
 from config.loader import Config, resolve_load_path
 from envs.vector import env_module
-from framework.records.taskdir import TaskDir
+from framework.records.taskdir import TaskDir, check_tasks_dir
 from framework.runtime.episodes import check_exploration, run_episodes
+from framework.runtime.faults import remove_stale_temp_files
 from framework.runtime.learner import EvalEvent, OnEval
 from framework.runtime.loop import train_single
 from framework.runtime.render import display_error, effective_render_mode
 from framework.runtime.setup import Setup
+from framework.runtime.signals import stop_signals
 
 __all__ = ["EvalEvent", "Hooks", "run"]
 
@@ -54,15 +57,28 @@ class Hooks:
 
 def run(cfg: Config, hooks: Hooks | None = None) -> dict[str, Any]:
     """Run ``cfg`` to the end; returns the summary (as in ``results/summary.json``) with
-    ``task_dir`` added. Raises UserError, before writing anything, for bad input."""
-    hooks = hooks or Hooks()
+    ``task_dir`` added. Raises UserError, before writing anything, for bad input. Ctrl-C and
+    SIGTERM (in the main thread) stop the run and still write its final checkpoint, records and
+    summary (``interrupted``, ``signal``)."""
+    with stop_signals():
+        return _run(cfg, hooks or Hooks())
+
+
+def _run(cfg: Config, hooks: Hooks) -> dict[str, Any]:
     g = cfg.general
+    for note in cfg.warnings:
+        print(f"rldojo: warning: {note}", file=sys.stderr, flush=True)
     checkpoint = resolve_load_path(g) if g.load_checkpoint else None
     no_display = display_error(effective_render_mode(cfg))
     if no_display:
         raise UserError(f"env_cfg.render_mode: {no_display}")
     setup = Setup(cfg, checkpoint)
+    finished = finished_already(cfg, setup)
+    if finished is not None:  # nothing to do, and no empty task directory for it
+        print(f"rldojo: {finished}", flush=True)
+        return {"task_dir": None, "stop_reason": "finished", "message": finished}
     check_exploration(cfg, setup.policy)
+    check_tasks_dir(g.tasks_dir)
     ray_started = False
     if g.mode == "train" and g.mp_backend == "ray":  # Ray's resources, before any file
         from framework.ray.session import check_resources, init_ray
@@ -83,12 +99,16 @@ def run(cfg: Config, hooks: Hooks | None = None) -> dict[str, Any]:
     task.save_config(cfg.dump())
     logger = task.setup_logging()
     logger.info("rldojo run in %s\n%s", task.root, cfg.dump())
+    for note in cfg.warnings:
+        logger.warning(note)
     if checkpoint is not None:
         what = "resumed from" if g.mode == "train" else "loaded"
         message = f"{what} {checkpoint} at {setup.counters.env_steps} env steps"
         logger.info(message)
         if g.mode == "train":
             print(message, flush=True)
+    if checkpoint is not None and g.mode == "train":
+        remove_stale_temp_files(checkpoint.parent)  # left by a run killed mid-write
     if hooks.on_start is not None:
         hooks.on_start(task.root)
     try:
@@ -106,6 +126,30 @@ def run(cfg: Config, hooks: Hooks | None = None) -> dict[str, Any]:
         task.close()
         stop_ray(ray_started)
     return {**summary, "task_dir": str(task.root)}
+
+
+def finished_already(cfg: Config, setup: Setup) -> str | None:
+    """Why resuming this checkpoint has nothing left to do (None when it has)."""
+    g, c = cfg.general, setup.counters
+    if g.mode != "train" or setup.checkpoint is None:
+        return None
+    where = f"{setup.checkpoint} finished already"
+    if 0 < g.max_env_steps <= c.env_steps:
+        return (
+            f"{where}: {c.env_steps} env steps of general_cfg.max_env_steps "
+            f"{g.max_env_steps}; raise it to train on"
+        )
+    if 0 < g.max_episode <= c.episodes:
+        return (
+            f"{where}: {c.episodes} episodes of general_cfg.max_episode {g.max_episode}; "
+            "raise it to train on"
+        )
+    if g.reward_threshold is not None and c.threshold_env_steps is not None:
+        return (
+            f"{where}: it reached general_cfg.reward_threshold at {c.threshold_env_steps} "
+            "env steps; raise or remove the threshold to train on"
+        )
+    return None
 
 
 def stop_ray(started: bool) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from signal import Signals
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("config", "algos", "envs", "framework")
@@ -52,7 +53,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "overrides", nargs="*", metavar="section.key=value", help="config overrides"
     )
-    return parser.parse_args(argv)
+    return parser.parse_intermixed_args(argv)  # overrides may come before or after --yaml
 
 
 def fail(message: str, code: int = 2) -> int:
@@ -69,19 +70,31 @@ def main(argv: list[str] | None = None) -> int:
         print(describe_keys())
         return 0
     from framework.api import run
+    from framework.runtime.faults import is_disk_error, write_error
     from framework.runtime.setup import load_run_config
+    from framework.runtime.signals import signal_name, stop_signals
 
     try:
-        cfg = load_run_config(args.yaml, args.overrides)
-        summary = run(cfg)
+        with stop_signals():
+            cfg = load_run_config(args.yaml, args.overrides)
+            summary = run(cfg)
     except UserError as err:
         return fail(str(err))
-    except KeyboardInterrupt:
-        return fail("interrupted before the run started; nothing was written", 130)
+    except OSError as err:  # a full disk or read-only file system before the run could start
+        if not is_disk_error(err):
+            raise
+        return fail(write_error(err), 1)
+    except KeyboardInterrupt as err:
+        name = signal_name(err)
+        return fail(f"{name} before the run started; nothing was written", 128 + Signals[name])
+    if summary["task_dir"] is None:  # a finished run resumed: nothing to do
+        return 0
     print(f"Task directory: {summary['task_dir']}")
     if summary.get("error"):
         return fail(summary["error"], 1)
-    return 130 if summary.get("interrupted") else 0
+    if summary.get("interrupted"):
+        return 128 + Signals[summary.get("signal") or "SIGINT"]
+    return 0
 
 
 if __name__ == "__main__":

@@ -12,14 +12,16 @@ import sys
 import time
 
 import pytest
-import torch
 from conftest import ROOT, run_cli, run_main, summary
+
+from framework.records.checkpoint import read_checkpoint
 
 SMALL_DQN = [
     "general_cfg.max_env_steps=3000",
     "general_cfg.online_eval_fre=1000",
     "general_cfg.online_eval_episode=3",
     "general_cfg.model_save_fre=50",
+    "general_cfg.keep_checkpoints=0",
     "algo_cfg.learning_starts=500",
 ]
 
@@ -72,7 +74,7 @@ def test_train_test_resume(tasks):
     assert (test / "figs" / "rewards.png").is_file()
 
     # resume: counters, optimizer and schedules continue
-    last = torch.load(run / "models" / "last.pt", weights_only=False)
+    last = read_checkpoint(run / "models" / "last.pt")
     resumed = run_main(
         tasks,
         *SMALL_DQN[1:],
@@ -86,7 +88,7 @@ def test_train_test_resume(tasks):
     first = rows(resumed / "results" / "episodes.csv")[0]
     assert int(first["episode"]) == s["episodes"] + 1
     assert int(first["env_steps"]) > s["env_steps"]
-    new_last = torch.load(resumed / "models" / "last.pt", weights_only=False)
+    new_last = read_checkpoint(resumed / "models" / "last.pt")
     assert (
         new_last["policy"]["optimizers"]["q"]["steps"][0]
         > last["policy"]["optimizers"]["q"]["steps"][0]
@@ -116,7 +118,9 @@ def test_same_seed_same_curve_and_config_reruns(tasks):
     )
 
 
-def test_ctrl_c_saves_everything(tasks):
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_stop_signals_save_everything(tasks, signum, code):
+    """Ctrl-C and SIGTERM (a scheduler, timeout, docker stop) end a run the same way."""
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -137,13 +141,14 @@ def test_ctrl_c_saves_everything(tasks):
             if ep.exists() and len(ep.read_text().splitlines()) > 20:
                 break
         time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    assert proc.returncode == code, err
     assert "Traceback" not in err
     (run,) = tasks.glob("Train_*")
     s = summary(run)
     assert s["interrupted"] and s["stop_reason"] == "interrupted"
+    assert s["signal"] == signal.Signals(signum).name
     assert (run / "models" / "last.pt").is_file() and (run / "figs" / "rewards.png").is_file()
     assert s["episodes"] == len(rows(run / "results" / "episodes.csv"))
     assert out.strip().splitlines()[-1] == f"Task directory: {run}"
@@ -194,7 +199,7 @@ def test_incompatible_checkpoints_are_clear_errors(tasks, tmp_path):
         f"general_cfg.load_path={garbage}",
         f"general_cfg.tasks_dir={tasks}",
     )
-    assert proc.returncode == 2 and "not a readable checkpoint" in proc.stderr
+    assert proc.returncode == 2 and "not a readable rldojo checkpoint" in proc.stderr
     assert len(list(tasks.iterdir())) == count  # nothing half-written
 
 

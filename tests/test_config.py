@@ -214,3 +214,95 @@ def test_keys_lists_every_documented_key():
 def test_dump_is_plain_yaml():
     data = yaml.safe_load(load_config().dump())
     assert set(data) == {"general_cfg", "algo_cfg", "env_cfg"}
+
+
+# ---- nothing silently accepted (issue 10) --------------------------------------------------------
+def test_duplicate_sections_and_keys_name_both_lines(tmp_path):
+    path = write(tmp_path, "general_cfg:\n  seed: 1\nalgo_cfg:\n  lr: 0.1\n  lr: 0.2\n")
+    assert "'lr' appears twice (lines 4 and 5)" in error_of(path)
+    path = write(tmp_path, "general_cfg: {seed: 1}\nenv_cfg: {}\ngeneral_cfg: {seed: 2}\n")
+    assert "'general_cfg' appears twice (lines 1 and 3)" in error_of(path)
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("algo_cfg.lr=.inf", "algo_cfg.lr: expected a finite number, got inf"),
+        ("algo_cfg.gamma=.nan", "algo_cfg.gamma: expected a finite number"),
+        ("general_cfg.reward_threshold=-.inf", "expected a finite number"),
+        ("general_cfg.seed=4294967296", "general_cfg.seed: must be in [0, 2**32)"),
+        ("general_cfg.max_env_steps=.inf", "general_cfg.max_env_steps: expected an integer"),
+    ],
+)
+def test_non_finite_and_out_of_range_numbers_are_refused(override, expected):
+    assert expected in error_of(None, [override])
+
+
+def test_warnings_for_values_that_are_probably_not_meant(tmp_path):
+    empty = write(tmp_path, "")
+    cfg = load_config(empty)
+    assert cfg.warnings == [f"{empty} sets nothing (empty file or sections): running the defaults"]
+    cfg = load_config(None, ["env_cfg.n_envs=64", "general_cfg.max_env_steps=500"])
+    assert "fewer than 10 vector steps of 64 envs" in cfg.warnings[0]
+    cfg = load_config(None, ["general_cfg.online_eval_episode=5000"])
+    assert "online_eval_episode 5000" in cfg.warnings[0]
+    assert load_config(None, []).warnings == []
+    tasks = tmp_path / "tasks"
+    proc = run_cli(
+        "--yaml",
+        str(empty),
+        f"general_cfg.tasks_dir={tasks}",
+        "general_cfg.max_env_steps=300",
+        "general_cfg.online_eval=false",
+        "general_cfg.save_fig=false",
+    )
+    assert proc.returncode == 0
+    assert proc.stderr.strip().splitlines()[0] == (
+        f"rldojo: warning: {empty} sets nothing (empty file or sections): running the defaults"
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            ["env_cfg.make_kwargs={gravity_x: 1}"],
+            "env_cfg.make_kwargs: CartPole-v1 does not accept",
+        ),
+        (
+            ["algo_cfg.value_layers=[{layer_type: conv2d, layer_dim: [8]}]"],
+            "algo_cfg.value_layers[0]: conv2d needs an image input",
+        ),
+        (
+            [
+                "algo_cfg.value_layers=[{layer_type: linear, layer_dim: [500000]}, "
+                "{layer_type: linear, layer_dim: [500000]}]"
+            ],
+            "algo_cfg.value_layers: 250,003,000,000 parameters need about",
+        ),
+        (["env_cfg.id=Pendulum-v1"], "DQN supports discrete actions"),
+        (
+            [
+                "env_cfg.id=FrozenLake-v1",
+                "general_cfg.algo_name=PPO",
+                "env_cfg.make_kwargs={foo: 1}",
+            ],
+            "FrozenLake-v1 does not accept",
+        ),
+    ],
+)
+def test_bad_values_found_when_building_are_one_line_errors(tmp_path, overrides, expected):
+    tasks = tmp_path / "tasks"
+    proc = run_cli(*overrides, f"general_cfg.tasks_dir={tasks}")
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0] and "Traceback" not in proc.stderr, lines
+    assert not tasks.exists()
+
+
+def test_env_seeds_of_adjacent_run_seeds_do_not_overlap():
+    from framework.runtime.seeding import env_seeds
+
+    one, two = env_seeds(1, 8), env_seeds(2, 8)
+    assert len(set(one)) == 8 and not set(one) & set(two)
+    assert env_seeds(1, 8) == one and env_seeds(1, 8, 1) != one  # per worker too

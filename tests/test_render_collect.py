@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import pickle
 import signal
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from PIL import Image
 
 from framework.cli import ROOT, main
 from framework.data.trajectories import SHARD_SIZE, iter_trajectories, load_transitions
+from framework.records.archive import read_archive
 
 ENV_ID = "CartPole-v1"
 
@@ -48,9 +48,8 @@ def summary(task: Path) -> dict:
 
 def shard_sizes(task: Path) -> dict[str, int]:
     out = {}
-    for p in sorted((task / "results").glob("trajs*.pkl")):
-        with open(p, "rb") as f:
-            out[p.name] = len(pickle.load(f)["trajectories"])
+    for p in sorted((task / "results").glob("trajs*.npz")):
+        out[p.name] = len(read_archive(p)["trajectories"])
     return out
 
 
@@ -229,7 +228,7 @@ def test_collect_1500_episodes_in_two_shards_with_epsilon(tasks, dqn_run):
         "general_cfg.collect_exploration=epsilon",
         "general_cfg.collect_epsilon=0.5",
     )
-    assert shard_sizes(task) == {"trajs_0.pkl": SHARD_SIZE, "trajs_1.pkl": 500}
+    assert shard_sizes(task) == {"trajs_0.npz": SHARD_SIZE, "trajs_1.npz": 500}
     trajs = list(iter_trajectories(task))
     rows = {int(r["episode"]) - 1: r for r in episodes_csv(task)}
     assert sorted(t["episode"] for t in trajs) == list(range(1500))  # none lost or duplicated
@@ -279,7 +278,7 @@ def test_collect_1500_episodes_in_two_shards_with_epsilon(tasks, dqn_run):
 
 def test_collect_exactly_one_shard_is_trajs_pkl(tasks, dqn_run):
     task = collect(tasks, dqn_run, "general_cfg.max_episode=1000", "general_cfg.max_step=5")
-    assert shard_sizes(task) == {"trajs.pkl": SHARD_SIZE}
+    assert shard_sizes(task) == {"trajs.npz": SHARD_SIZE}
     trajs = list(iter_trajectories(task))
     assert {t["policy"]["exploration"] for t in trajs} == {"deterministic"}
     assert sorted(t["episode"] for t in trajs) == list(range(1000))
@@ -320,7 +319,8 @@ def test_sampled_exploration_on_dqn_is_an_error(tasks, dqn_run, capsys):
     assert "collect_exploration: sampled" in capsys.readouterr().err
 
 
-def test_interrupted_collect_keeps_every_finished_trajectory(tmp_path, dqn_run):
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupted_collect_keeps_every_finished_trajectory(tmp_path, dqn_run, signum, code):
     tasks_dir = tmp_path / "tasks"
     proc = subprocess.Popen(
         [
@@ -341,16 +341,16 @@ def test_interrupted_collect_keeps_every_finished_trajectory(tmp_path, dqn_run):
     deadline = time.monotonic() + 60
     try:
         # wait for a full shard on disk, so both a full and a partial shard are involved
-        while not list(tasks_dir.glob("*/results/trajs_0.pkl")):
+        while not list(tasks_dir.glob("*/results/trajs_0.npz")):
             assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
             time.sleep(0.1)
         time.sleep(0.3)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130, err
+    assert proc.returncode == code, err
     assert "Traceback" not in err
     (task,) = tasks_dir.iterdir()
     s = summary(task)

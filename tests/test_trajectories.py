@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from framework.data.trajectories import (
     load_transitions,
     trajectory_files,
 )
+from framework.records.archive import read_archive, write_archive
 
 CARTPOLE_X_LIMIT = 2.4
 CARTPOLE_THETA_LIMIT = 12 * 2 * np.pi / 360
@@ -167,11 +167,11 @@ def test_assembler_returns_finished_in_env_order_and_tracks_seeds() -> None:
 @pytest.mark.parametrize(
     ("n", "expected"),
     [
-        (2500, {"trajs_0.pkl": 1000, "trajs_1.pkl": 1000, "trajs_2.pkl": 500}),
-        (1234, {"trajs_0.pkl": 1000, "trajs_1.pkl": 234}),
-        (1000, {"trajs.pkl": 1000}),
-        (999, {"trajs.pkl": 999}),
-        (1, {"trajs.pkl": 1}),
+        (2500, {"trajs_0.npz": 1000, "trajs_1.npz": 1000, "trajs_2.npz": 500}),
+        (1234, {"trajs_0.npz": 1000, "trajs_1.npz": 234}),
+        (1000, {"trajs.npz": 1000}),
+        (999, {"trajs.npz": 999}),
+        (1, {"trajs.npz": 1}),
     ],
 )
 def test_shard_counts(tmp_path: Path, n: int, expected: dict[str, int]) -> None:
@@ -182,8 +182,7 @@ def test_shard_counts(tmp_path: Path, n: int, expected: dict[str, int]) -> None:
     assert [p.name for p in files] == list(expected)
     assert sorted(os.listdir(results)) == sorted(expected)  # no temp files left over
     for k, path in enumerate(files):
-        with open(path, "rb") as fh:
-            shard = pickle.load(fh)
+        shard = read_archive(path)
         assert shard["format"] == FORMAT and shard["shard"] == k
         assert len(shard["trajectories"]) == expected[path.name]
     assert writer.n_written == writer.n_total == n
@@ -196,11 +195,11 @@ def test_full_shard_is_on_disk_before_close(tmp_path: Path) -> None:
     writer.extend(trajs[:999])
     assert not (tmp_path / "results").exists()
     writer.add(trajs[999])
-    assert os.listdir(tmp_path / "results") == ["trajs_0.pkl"]
+    assert os.listdir(tmp_path / "results") == ["trajs_0.npz"]
     writer.extend(trajs[1000:])
     assert (writer.n_written, writer.n_total) == (1000, 1005)
     # Simulated crash: no close(). The full shard is readable as it is.
-    assert trajectory_files(tmp_path) == [tmp_path / "results" / "trajs_0.pkl"]
+    assert trajectory_files(tmp_path) == [tmp_path / "results" / "trajs_0.npz"]
     assert _episodes(tmp_path) == list(range(1000))
 
 
@@ -212,11 +211,11 @@ def test_close_is_idempotent_and_empty_run_writes_nothing(tmp_path: Path) -> Non
     writer = ShardWriter(tmp_path / "results", shard_size=4)
     writer.extend(_synthetic(4))
     files = writer.close()
-    assert [p.name for p in files] == ["trajs.pkl"]
+    assert [p.name for p in files] == ["trajs.npz"]
     mtime = files[0].stat().st_mtime_ns
     assert writer.close() == files
     assert files[0].stat().st_mtime_ns == mtime
-    assert os.listdir(tmp_path / "results") == ["trajs.pkl"]
+    assert os.listdir(tmp_path / "results") == ["trajs.npz"]
     with pytest.raises(RuntimeError):
         writer.add(_synthetic(1)[0])
 
@@ -233,11 +232,11 @@ def test_writer_keeps_given_episode_index_and_context_manager(tmp_path: Path) ->
 def test_writer_refuses_to_mix_with_existing_files(tmp_path: Path) -> None:
     with ShardWriter(tmp_path) as writer:
         writer.extend(_synthetic(5))
-    with pytest.raises(FileExistsError, match=r"trajs\.pkl"):
+    with pytest.raises(FileExistsError, match=r"trajs\.npz"):
         ShardWriter(tmp_path)
     with ShardWriter(tmp_path, shard_size=2, overwrite=True) as writer:
         writer.extend(_synthetic(3))
-    assert sorted(os.listdir(tmp_path)) == ["trajs_0.pkl", "trajs_1.pkl"]
+    assert sorted(os.listdir(tmp_path)) == ["trajs_0.npz", "trajs_1.npz"]
     assert _episodes(tmp_path) == [0, 1, 2]
 
 
@@ -281,7 +280,7 @@ def test_cartpole_round_trip_with_small_shards(tmp_path: Path) -> None:
     writer.extend(trajs)
     files = writer.close()
     n_shards = -(-n // 7)
-    assert [p.name for p in files] == [f"trajs_{k}.pkl" for k in range(n_shards)]
+    assert [p.name for p in files] == [f"trajs_{k}.npz" for k in range(n_shards)]
     assert trajectory_files(tmp_path) == files
     loaded = list(iter_trajectories(tmp_path))
     assert [t["episode"] for t in loaded] == list(range(n))
@@ -295,8 +294,8 @@ def test_pendulum_round_trip_continuous_actions(tmp_path: Path) -> None:
     assert len(trajs) == 8
     with ShardWriter(tmp_path / "results") as writer:
         writer.extend(trajs)
-    assert trajectory_files(tmp_path) == [tmp_path / "results" / "trajs.pkl"]
-    for got, want in zip(iter_trajectories(tmp_path / "results" / "trajs.pkl"), trajs, strict=True):
+    assert trajectory_files(tmp_path) == [tmp_path / "results" / "trajs.npz"]
+    for got, want in zip(iter_trajectories(tmp_path / "results" / "trajs.npz"), trajs, strict=True):
         _assert_same(got, want)
         assert got["actions"].dtype == np.float32 and got["actions"].shape == (25, 1)
         assert got["observations"].shape == (25, 3)
@@ -312,13 +311,13 @@ def test_sources_ordering_and_lists(tmp_path: Path) -> None:
     with ShardWriter(run_a / "results", shard_size=1) as writer:
         writer.extend(_synthetic(12))
     names = [p.name for p in trajectory_files(run_a)]
-    assert names == [f"trajs_{k}.pkl" for k in range(12)]  # trajs_2 before trajs_10
+    assert names == [f"trajs_{k}.npz" for k in range(12)]  # trajs_2 before trajs_10
     assert _episodes(run_a) == list(range(12))
     with ShardWriter(run_b / "results") as writer:
         writer.extend(_synthetic(2))
-    single = run_a / "results" / "trajs_10.pkl"
+    single = run_a / "results" / "trajs_10.npz"
     files = trajectory_files([run_b, single, (run_a / "results")])
-    assert files[:2] == [run_b / "results" / "trajs.pkl", single]
+    assert files[:2] == [run_b / "results" / "trajs.npz", single]
     assert len(files) == 14
     assert _episodes((run_b, single)) == [0, 1, 10]
     assert len(load_transitions([run_a, run_b])["rewards"]) == 14
@@ -338,9 +337,7 @@ def _assert_error(source: Any, *fragments: str) -> None:
 
 def _write_raw(path: Path, obj: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as fh:
-        pickle.dump(obj, fh)
-    return path
+    return write_archive(path, obj)
 
 
 def test_missing_and_empty_sources(tmp_path: Path) -> None:
@@ -355,27 +352,27 @@ def test_missing_and_empty_sources(tmp_path: Path) -> None:
 def test_corrupt_files(tmp_path: Path) -> None:
     with ShardWriter(tmp_path / "good") as writer:
         writer.extend(_synthetic(3))
-    data = (tmp_path / "good" / "trajs.pkl").read_bytes()
+    data = (tmp_path / "good" / "trajs.npz").read_bytes()
 
-    truncated = tmp_path / "truncated" / "trajs.pkl"
+    truncated = tmp_path / "truncated" / "trajs.npz"
     truncated.parent.mkdir()
     truncated.write_bytes(data[: len(data) // 2])
     _assert_error(truncated.parent, str(truncated), "corrupt")
 
-    garbage = tmp_path / "garbage.pkl"
-    garbage.write_bytes(b"this is not a pickle\n")
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"this is not an archive\n")
     _assert_error(garbage, str(garbage))
 
-    not_dict = _write_raw(tmp_path / "notdict" / "trajs.pkl", [1, 2, 3])
+    not_dict = _write_raw(tmp_path / "notdict" / "trajs.npz", [1, 2, 3])
     _assert_error(not_dict, str(not_dict), "list")
 
-    wrong = _write_raw(tmp_path / "wrong" / "trajs.pkl", {"format": "other", "trajectories": []})
+    wrong = _write_raw(tmp_path / "wrong" / "trajs.npz", {"format": "other", "trajectories": []})
     _assert_error(tmp_path / "wrong", str(wrong), "format")
 
     traj = _synthetic(1)[0]
     traj["rewards"] = np.zeros(5, dtype=np.float32)
     uneven = _write_raw(
-        tmp_path / "uneven" / "trajs.pkl", {"format": FORMAT, "shard": 0, "trajectories": [traj]}
+        tmp_path / "uneven" / "trajs.npz", {"format": FORMAT, "shard": 0, "trajectories": [traj]}
     )
     _assert_error(uneven, str(uneven), "unequal length")
 
@@ -387,8 +384,8 @@ def test_corrupt_files(tmp_path: Path) -> None:
 def test_mixed_runs_in_one_directory_are_rejected(tmp_path: Path) -> None:
     with ShardWriter(tmp_path, shard_size=2) as writer:
         writer.extend(_synthetic(3))
-    _write_raw(tmp_path / "trajs.pkl", {"format": FORMAT, "shard": 0, "trajectories": []})
-    _assert_error(tmp_path, str(tmp_path), "trajs.pkl")
+    _write_raw(tmp_path / "trajs.npz", {"format": FORMAT, "shard": 0, "trajectories": []})
+    _assert_error(tmp_path, str(tmp_path), "trajs.npz")
 
 
 def test_default_shard_size() -> None:

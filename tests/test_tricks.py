@@ -24,6 +24,7 @@ from envs.vector import spaces_of
 from framework.data.adders import NStepAdder
 from framework.data.normalization import ObsNormalizer
 from framework.data.types import StepBatch
+from framework.records.archive import read_archive, write_archive
 from framework.records.checkpoint import read_checkpoint
 from framework.records.taskdir import TaskDir
 from framework.runtime.collector import Collector
@@ -62,8 +63,8 @@ def test_obs_normalizer_matches_numpy_and_survives_a_checkpoint_file(tmp_path):
     policy, _ = make_policy("PPO", "algo_cfg.obs_norm=true")
     policy.obs_norm.update(seen[:, :1].repeat(4, 1))  # CartPole has 4-dim obs
     path = tmp_path / "ckpt.pt"
-    torch.save({"policy": policy.state_dict(), "norm": norm.state_dict()}, path)
-    data = torch.load(path, weights_only=False)
+    write_archive(path, {"policy": policy.state_dict(), "norm": norm.state_dict()})
+    data = read_archive(path)
     restored = ObsNormalizer((3,))
     restored.load_state_dict(data["norm"])
     other, _ = make_policy("PPO", "algo_cfg.obs_norm=true")

@@ -63,10 +63,21 @@ class NextActionAdder:
         return out
 
     def state_dict(self) -> dict[str, Any]:
-        return {"carry": self.carry}
+        """The carried step as plain arrays (checkpoints hold no objects)."""
+        if self.carry is None:
+            return {"carry": None}
+        c = self.carry
+        fields = {k: None if getattr(c, k) is None else getattr(c, k).copy() for k in TIME_FIELDS}
+        return {"carry": {**fields, "extras": {k: v.copy() for k, v in c.extras.items()}}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.carry = state["carry"]
+        c = state["carry"]
+        if c is None:
+            self.carry = None
+            return
+        extras = {k: np.asarray(v) for k, v in c["extras"].items()}
+        fields = {k: None if c.get(k) is None else np.asarray(c[k]) for k in TIME_FIELDS}
+        self.carry = StepBatch(**fields, extras=extras)
 
 
 class Policy(TabularPolicy):

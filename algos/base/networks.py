@@ -133,6 +133,7 @@ def build_trunk(
     """
     modules: list[nn.Module] = []
     shape = tuple(input_shape)
+    check_size(shape, layers, key)
     for i, spec in enumerate(layers):
         if spec.layer_type == "conv2d":
             if len(shape) != 3:
@@ -169,6 +170,44 @@ def build_trunk(
     if len(shape) > 1:
         modules.append(nn.Flatten())
     return Trunk(*modules), int(np.prod(shape))
+
+
+def _available_bytes() -> int | None:
+    """MemAvailable from /proc/meminfo (Linux); None elsewhere."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def check_size(input_shape: tuple[int, ...], layers: list[LayerSpec], key: str) -> None:
+    """Refuse, before allocating anything, a layer list whose parameters (with their gradients
+    and Adam's two moments, float32) would not fit in the memory available."""
+    shape, params = tuple(input_shape), 0
+    for spec in layers:
+        if spec.layer_type == "conv2d" and len(shape) == 3:
+            k, p, s, c = spec.kernel_size, spec.padding, spec.stride, spec.layer_dim[0]
+            params += k * k * shape[0] * c + c
+            shape = (c, (shape[1] + 2 * p - k) // s + 1, (shape[2] + 2 * p - k) // s + 1)
+        elif spec.layer_type == "linear":
+            n_in = int(np.prod(shape))
+            params += n_in * spec.layer_dim[0] + spec.layer_dim[0]
+            shape = (spec.layer_dim[0],)
+        elif spec.layer_type == "flatten":
+            shape = (int(np.prod(shape)),)
+        elif spec.layer_type == "layernorm":
+            params += 2 * int(np.prod(shape))
+    need, have = 16 * params, _available_bytes()
+    if have is not None and need > have:
+        raise UserError(
+            f"algo_cfg.{key}: {params:,} parameters need about {need / 2**30:.1f} GiB with "
+            f"their gradients and optimizer state, more than the {have / 2**30:.1f} GiB "
+            "available; use smaller layers"
+        )
 
 
 def orthogonal_init(module: nn.Module, head: nn.Module | None = None, head_gain: float = 1.0):

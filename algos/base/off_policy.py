@@ -67,6 +67,9 @@ class OffPolicyPolicy(TorchPolicy):
         super().__init__(cfg, obs_space, action_space, **kwargs)
         self._targets: list[tuple[nn.Module, nn.Module]] = []
         self._loss_terms: dict[str, list[LossTerm]] = {}
+        # drawn once here: make_buffer draws nothing, so a resumed run (whose RNG state comes
+        # from the checkpoint) draws exactly what the uninterrupted run draws
+        self.buffer_seed = int(self.rng.integers(2**31))
 
     # ---- acting ------------------------------------------------------------------------------
     @property
@@ -88,7 +91,7 @@ class OffPolicyPolicy(TorchPolicy):
         return NStepAdder(self.cfg.n_step, self.cfg.gamma)
 
     def make_buffer(self, parts_per_update: int = 1) -> ReplayBuffer:
-        seed = int(self.rng.integers(2**31))
+        seed = self.buffer_seed
         if self.cfg.buffer_type == "PER_QUE":
             return PrioritizedReplayBuffer(self.cfg.buffer_size, self.cfg.per_alpha, seed)
         return ReplayBuffer(self.cfg.buffer_size, seed)

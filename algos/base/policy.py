@@ -38,6 +38,11 @@ from framework.data.adders import IdentityAdder
 from framework.data.normalization import RewardScaler
 from framework.data.types import ActOutput, BufferStatus, LearnOutput, SampleSpec
 
+
+class NonFiniteError(ArithmeticError):
+    """Learning produced non-finite numbers (NaN or infinity): the update was not applied."""
+
+
 ActMode = Literal["explore", "sample", "greedy"]
 ACT_MODES = ("explore", "sample", "greedy")
 
@@ -56,6 +61,8 @@ class BasePolicy:
     action_kinds: ClassVar[tuple[str, ...]] = ("discrete",)
     stochastic: ClassVar[bool] = False
     """Whether ``act(obs, "sample")`` exists (a stochastic policy to sample from)."""
+    uses_torch: ClassVar[bool] = False
+    """Networks on a torch device (a tabular policy never imports torch)."""
 
     def __init__(
         self,
@@ -161,6 +168,10 @@ class BasePolicy:
         return min(1.0, now / total)
 
     # ---- state ------------------------------------------------------------------------------
+    def params_finite(self) -> bool:
+        """Whether every learned parameter is finite (checked before a checkpoint is saved)."""
+        return True
+
     def state_dict(self) -> dict[str, Any]:
         return {
             "update_step": self.update_step,

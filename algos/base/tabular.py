@@ -133,6 +133,9 @@ class TabularPolicy(BasePolicy):
         return self.table.max(axis=1), self.table.argmax(axis=1) + self.action_start
 
     # ---- state ------------------------------------------------------------------------------
+    def params_finite(self) -> bool:
+        return bool(np.isfinite(self.table).all())
+
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "table": self.table.copy()}
 

@@ -15,6 +15,7 @@ writes ``act`` and ``learn``. This class provides
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import gymnasium as gym
@@ -24,12 +25,13 @@ from torch import nn
 from algos.base.config import TorchAlgoConfig
 from algos.base.encoders import ObsEncoder
 from algos.base.optim import Adam
-from algos.base.policy import BasePolicy, Budget
+from algos.base.policy import BasePolicy, Budget, NonFiniteError
 from framework.data.normalization import ObsNormalizer
 
 
 class TorchPolicy(BasePolicy):
     cfg: TorchAlgoConfig
+    uses_torch = True
 
     def __init__(
         self,
@@ -122,11 +124,24 @@ class TorchPolicy(BasePolicy):
         if self.cfg.grad_clip_value is not None:
             nn.utils.clip_grad_value_(params, self.cfg.grad_clip_value)
         norm = self.cfg.max_grad_norm if self.cfg.max_grad_norm is not None else float("inf")
-        grad_norm = nn.utils.clip_grad_norm_(params, norm)
+        grad_norm = float(nn.utils.clip_grad_norm_(params, norm))
+        if not math.isfinite(grad_norm):  # stop before the step: the parameters stay finite
+            optim.zero_grad(set_to_none=True)
+            raise NonFiniteError(
+                f"non-finite gradients of the {name} loss at update step {self.update_step + 1}"
+            )
         optim.step()
-        return float(grad_norm)
+        return grad_norm
 
     # ---- state -------------------------------------------------------------------------------------
+    def params_finite(self) -> bool:
+        with torch.no_grad():
+            return all(
+                bool(torch.isfinite(p).all())
+                for m in self._networks.values()
+                for p in m.parameters()
+            )
+
     def extra_state(self) -> dict[str, Any]:
         """Algorithm state beyond networks and optimizers (e.g. a learned entropy temperature)."""
         return {}

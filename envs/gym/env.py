@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gymnasium as gym
 
+from config.base import UserError
 from envs.gym.config import EnvConfig, register_ale, resolve_wrapper
 
 
@@ -20,7 +21,15 @@ def make_env(cfg: EnvConfig, max_step: int = -1, render_mode: str | None = None)
     kwargs = dict(cfg.make_kwargs)
     if max_step > 0:
         kwargs["max_episode_steps"] = max_step
-    env = gym.make(env_id, render_mode=render_mode, **kwargs)
+    try:
+        env = gym.make(env_id, render_mode=render_mode, **kwargs)
+    except TypeError as err:  # an argument the env's constructor does not take
+        if not cfg.make_kwargs:
+            raise
+        raise UserError(
+            f"env_cfg.make_kwargs: {env_id} does not accept {sorted(cfg.make_kwargs)} ({err}); "
+            "remove or rename the argument (see the env's documentation)"
+        ) from None
     for spec in cfg.wrappers:
         env = resolve_wrapper(spec.name)(env, **spec.kwargs)
     return env

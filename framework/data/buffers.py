@@ -197,13 +197,17 @@ class RolloutBuffer:
 
     def __init__(self, parts_per_update: int = 1):
         self.parts: list[StepBatch] = []
+        self.order: list[int] = []
         self.parts_per_update = parts_per_update
 
     def __len__(self) -> int:
         return sum(p.n_steps for p in self.parts)
 
-    def add(self, batch: StepBatch) -> None:
+    def add(self, batch: StepBatch, part: int | None = None) -> None:
+        """Add one rollout; ``part`` (a Ray worker's index) orders the join, so the batch does
+        not depend on which worker finished first."""
         self.parts.append(batch)
+        self.order.append(len(self.order) if part is None else part)
 
     @property
     def ready(self) -> bool:
@@ -213,8 +217,9 @@ class RolloutBuffer:
         return BufferStatus(self.kind, len(self), self.ready)
 
     def sample(self, batch_size: int | None = None, beta: float | None = None) -> StepBatch:
-        batch = StepBatch.concat_envs(self.parts)
-        self.parts = []
+        parts = [p for _, p in sorted(zip(self.order, self.parts), key=lambda x: x[0])]
+        batch = StepBatch.concat_envs(parts)
+        self.parts, self.order = [], []
         return batch
 
     def update_priorities(self, indices, priorities) -> None:
@@ -223,7 +228,7 @@ class RolloutBuffer:
     def state_dict(self) -> dict[str, Any]:
         # a rollout lives for one learn phase; the loop saves checkpoints between phases, when
         # it is empty
-        return {"parts": list(self.parts)}
+        return {"parts": list(self.parts), "order": list(self.order)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.parts = list(state["parts"])
+        self.parts, self.order = list(state["parts"]), list(state["order"])

@@ -15,19 +15,20 @@ On-disk schema
 Files live in a run's results directory (``<task_dir>/results``):
 
 * a run that recorded at most ``shard_size`` (default :data:`SHARD_SIZE`)
-  trajectories leaves exactly one file, ``trajs.pkl``;
-* a longer run leaves ``trajs_0.pkl, trajs_1.pkl, ...`` (numbered in collection
+  trajectories leaves exactly one file, ``trajs.npz``;
+* a longer run leaves ``trajs_0.npz, trajs_1.npz, ...`` (numbered in collection
   order, each with at most ``shard_size`` trajectories; every trajectory is in
   exactly one shard).
 
 A shard is written as soon as it is full, so a crashed run loses at most the
-shard being filled. Every write is atomic (pickle to a hidden temp file in the
+shard being filled. Every write is atomic (to a hidden temp file in the
 same directory, flush + fsync, ``os.replace``), so a reader never sees a half
 written shard.
 
-Each file is a pickle (highest protocol) of::
+Each file is an rldojo archive (``framework/records/archive.py``: a NumPy ``.npz`` of plain
+``.npy`` arrays plus one JSON structure; no pickle, so loading one cannot run code) of::
 
-    {"format": "rldojo-trajs-1", "shard": k, "trajectories": [traj, ...]}
+    {"format": "rldojo-trajs-2", "shard": k, "trajectories": [traj, ...]}
 
 and each trajectory is a dict::
 
@@ -51,13 +52,12 @@ Loading
 :func:`trajectory_files` finds the shards of a task dir, a results dir, a single
 file or a list of those; :func:`iter_trajectories` streams trajectories shard by
 shard; :func:`load_transitions` returns the flat D4RL-style transition arrays.
-Loading unpickles files, so only load trajectory files you trust.
+Loading runs no code from the files (``np.load(..., allow_pickle=False)`` underneath).
 """
 
 from __future__ import annotations
 
 import os
-import pickle
 import re
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
@@ -67,7 +67,8 @@ from typing import Any
 import numpy as np
 
 from config.base import UserError
-from framework.records.io import atomic_write, fsync_dir
+from framework.records.archive import ArchiveError, read_archive, write_archive
+from framework.records.io import fsync_dir
 
 __all__ = [
     "FORMAT",
@@ -81,7 +82,7 @@ __all__ = [
 ]
 
 SHARD_SIZE = 1000
-FORMAT = "rldojo-trajs-1"
+FORMAT = "rldojo-trajs-2"
 
 ARRAY_KEYS = (
     "observations",
@@ -91,7 +92,7 @@ ARRAY_KEYS = (
     "terminated",
     "truncated",
 )
-_SHARD_RE = re.compile(r"^trajs(?:_(\d+))?\.pkl$")
+_SHARD_RE = re.compile(r"^trajs(?:_(\d+))?\.npz$")
 _FIX_HINT = "re-collect it with collect_traj on (or delete the file)"
 
 PathLike = str | os.PathLike[str]
@@ -223,17 +224,25 @@ class EpisodeAssembler:
         self._buffers[i] = self._empty()
         return traj
 
+    def state_dict(self) -> dict[str, Any]:
+        """The episodes in progress (a resumed run completes them)."""
+        return {
+            "buffers": [{k: list(v) for k, v in b.items()} for b in self._buffers],
+            "seeds": list(self._seeds),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if len(state["buffers"]) != self.n_envs:
+            return
+        self._buffers = [{k: list(v) for k, v in b.items()} for b in state["buffers"]]
+        self._seeds = list(state["seeds"])
+
     def _check_index(self, env_index: int) -> None:
         if not 0 <= env_index < self.n_envs:
             raise IndexError(f"env_index {env_index} out of range for n_envs={self.n_envs}")
 
 
 # --------------------------------------------------------------------------- writing
-
-
-def _atomic_pickle(obj: Any, path: Path) -> None:
-    """Pickle ``obj`` to ``path`` atomically (temp file in the same dir, fsync, replace)."""
-    atomic_write(path, lambda fh: pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _shard_files_in(directory: Path) -> list[Path]:
@@ -243,9 +252,9 @@ def _shard_files_in(directory: Path) -> list[Path]:
 class ShardWriter:
     """Streams finished trajectories to ``results_dir`` in shards of at most ``shard_size``.
 
-    A full shard is written at once as ``trajs_{k}.pkl``; :meth:`close` writes the
+    A full shard is written at once as ``trajs_{k}.npz``; :meth:`close` writes the
     partial last shard and, when the whole run fit in a single shard, leaves it as
-    ``trajs.pkl``. Trajectory files already in ``results_dir`` would mix with this
+    ``trajs.npz``. Trajectory files already in ``results_dir`` would mix with this
     run's, so they raise :class:`FileExistsError` unless ``overwrite=True``, which
     deletes them. Usable as a context manager (closes on exit, also on error, so
     everything collected so far is kept).
@@ -298,7 +307,7 @@ class ShardWriter:
             traj["episode"] = self.n_total
         self._buffer.append(traj)
         if len(self._buffer) >= self.shard_size:
-            self._write(f"trajs_{len(self._files)}.pkl")
+            self._write(f"trajs_{len(self._files)}.npz")
 
     def extend(self, trajs: Iterable[dict[str, Any]]) -> None:
         """Add several trajectories in order."""
@@ -309,7 +318,7 @@ class ShardWriter:
         self.results_dir.mkdir(parents=True, exist_ok=True)
         path = self.results_dir / name
         shard = {"format": FORMAT, "shard": len(self._files), "trajectories": self._buffer}
-        _atomic_pickle(shard, path)
+        write_archive(path, shard)
         self._files.append(path)
         self._n_written += len(self._buffer)
         self._buffer = []
@@ -320,10 +329,10 @@ class ShardWriter:
             return list(self._files)
         self._closed = True
         if self._buffer:
-            self._write("trajs.pkl" if not self._files else f"trajs_{len(self._files)}.pkl")
-        elif len(self._files) == 1 and self._files[0].name != "trajs.pkl":
+            self._write("trajs.npz" if not self._files else f"trajs_{len(self._files)}.npz")
+        elif len(self._files) == 1 and self._files[0].name != "trajs.npz":
             # Exactly one full shard: the run fit in one file after all.
-            single = self.results_dir / "trajs.pkl"
+            single = self.results_dir / "trajs.npz"
             os.replace(self._files[0], single)
             fsync_dir(self.results_dir)
             self._files = [single]
@@ -350,9 +359,9 @@ def _files_in_dir(directory: Path) -> list[Path]:
         return []
     files.sort(key=_shard_sort_key)
     numbered = [k for k in map(_shard_sort_key, files) if k >= 0]
-    if numbered and files[0].name == "trajs.pkl":
+    if numbered and files[0].name == "trajs.npz":
         raise TrajectoryDataError(
-            f"{directory} holds both trajs.pkl and trajs_N.pkl (files from different runs); "
+            f"{directory} holds both trajs.npz and trajs_N.npz (files from different runs); "
             "keep one run's files only"
         )
     if numbered and numbered != list(range(len(numbered))):
@@ -367,8 +376,8 @@ def _files_in_dir(directory: Path) -> list[Path]:
 def trajectory_files(source: PathLike | Sequence[PathLike]) -> list[Path]:
     """Return the trajectory shard files of ``source``, in order.
 
-    ``source`` is a task directory (reads ``<dir>/results/trajs*.pkl``), a results
-    directory, a single ``.pkl`` file, or a list/tuple of any of those (concatenated in
+    ``source`` is a task directory (reads ``<dir>/results/trajs*.npz``), a results
+    directory, a single ``.npz`` file, or a list/tuple of any of those (concatenated in
     the given order). Shards are ordered numerically (``trajs_2`` before ``trajs_10``).
     """
     if isinstance(source, (list, tuple)):
@@ -379,7 +388,7 @@ def trajectory_files(source: PathLike | Sequence[PathLike]) -> list[Path]:
     if not path.exists():
         raise TrajectoryDataError(
             f"trajectory path {path} does not exist; check the path (task dir, results dir "
-            "or trajs*.pkl file)"
+            "or trajs*.npz file)"
         )
     if path.is_file():
         return [path]
@@ -388,7 +397,7 @@ def trajectory_files(source: PathLike | Sequence[PathLike]) -> list[Path]:
         files = _files_in_dir(path / "results")
     if not files:
         raise TrajectoryDataError(
-            f"no trajectory files (trajs*.pkl) in {path} or {path / 'results'}; "
+            f"no trajectory files (trajs*.npz) in {path} or {path / 'results'}; "
             "run the task with collect_traj on to record them"
         )
     return files
@@ -400,15 +409,13 @@ def _corrupt(path: Path, reason: str) -> TrajectoryDataError:
 
 def _load_shard(path: Path) -> list[dict[str, Any]]:
     try:
-        with open(path, "rb") as fh:
-            shard = pickle.load(fh)
+        shard = read_archive(path)
+    except ArchiveError as exc:
+        raise _corrupt(path, f"not a readable archive ({exc})".replace("\n", " ")) from None
     except OSError as exc:
         raise TrajectoryDataError(
             f"cannot read trajectory file {path}: {exc.strerror or exc}; check permissions"
         ) from exc
-    except Exception as exc:  # unpickling can fail with almost any exception type
-        reason = f"not a readable pickle ({type(exc).__name__}: {exc})".replace("\n", " ")
-        raise _corrupt(path, reason) from exc
     if not isinstance(shard, dict):
         raise _corrupt(path, f"expected a dict, got {type(shard).__name__}")
     if shard.get("format") != FORMAT:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from framework.data.types import BufferStatus, Chunk, Record
-from framework.ray.remote import RemoteBuffer, to_cpu
+from framework.ray.remote import FrozenBuffer, RemoteBuffer, to_cpu
 from framework.ray.session import data_server_name, first_line, worker_name
 
 log = logging.getLogger("rldojo")
@@ -78,14 +78,25 @@ class DataServer:
                 trajectories = trajectories[:room]
         self.episodes += len(episodes)
         self.env_steps += rec.env_steps
-        self.buffer.add(data)
+        if self.buffer.kind == "rollout":  # joined in worker order: the same run every time
+            self.buffer.add(data, part=rec.worker)
+        else:
+            self.buffer.add(data)
         self.pending.append(rec._replace(episodes=episodes, trajectories=trajectories))
         self.stopped = self._limit_reached()
         return Ack(self.env_steps, self.stopped)
 
     def drain(self) -> Drained:
         out, self.pending = self.pending, []
+        if self.buffer.kind == "rollout":  # a round's records in worker order, not arrival
+            out.sort(key=lambda r: r.worker)
         return Drained(out, self.buffer.status())
+
+    def buffer_state(self) -> dict:
+        return self.buffer.state_dict()
+
+    def load_buffer_state(self, state: dict) -> None:
+        self.buffer.load_state_dict(state)
 
     def sample_many(self, batch_size: int, n: int, beta: float | None) -> list:
         return [self.buffer.sample(batch_size, beta) for _ in range(n)]
@@ -106,22 +117,25 @@ class DataServer:
 class Worker:
     """A Collector with its own policy copy; collects one rollout per task."""
 
-    def __init__(self, cfg, index: int, seed: int | None, checkpoint, data_server: str):
+    def __init__(
+        self, cfg, index: int, seed: int | None, checkpoint, data_server: str, sync: bool = False
+    ):
+        import sys
+
         import ray
-        import torch
 
         from envs.vector import spaces_of
         from framework.runtime.collector import Collector
         from framework.runtime.loop import make_assembler
         from framework.runtime.seeding import env_seeds, policy_seed, seed_everything
-        from framework.runtime.setup import build_policy
+        from framework.runtime.setup import build_policy, policy_class
 
         cfg = copy.deepcopy(cfg)
         cfg.general.device = "cpu"  # acting is batched inference on small nets: CPU
-        torch.set_num_threads(cfg.general.torch_threads)
         ids: tuple[int, ...] = (index,)
         if ray.get_runtime_context().was_current_actor_reconstructed:
             ids = (index, os.getpid())  # a restarted worker must not replay its envs
+        policy_class(cfg.general.algo_name)  # imports torch first, so that it gets seeded too
         if seed is not None:
             seed_everything(seed + 1000 * index)
         self.index = index
@@ -130,6 +144,8 @@ class Worker:
         self.data_server = ray.get_actor(data_server)
         obs_space, action_space = spaces_of(cfg)
         self.policy = build_policy(cfg, obs_space, action_space, policy_seed(seed, *ids))
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(cfg.general.torch_threads)
         setup = _WorkerSetup(checkpoint)
         assembler = make_assembler(cfg, setup, self.policy.exploration)
         n_envs = cfg.env.n_envs
@@ -137,6 +153,7 @@ class Worker:
             cfg, self.policy, n_envs, env_seeds(seed, n_envs, *ids), assembler
         )
         self.version = -1
+        self.sync = sync
 
     def collect(self, version: int, weights: list) -> Ack:
         """One rollout with weights ``version`` (``weights[0]`` is its object ref, fetched only
@@ -150,7 +167,8 @@ class Worker:
         out = c.collect(self.policy.collect_steps(c.n_envs))
         rec = out.record(c.n_envs, self.policy.observes, self.index)
         ack = ray.get(self.data_server.push.remote(out.data, rec))
-        self.policy.env_steps = ack.env_steps  # exploration schedules follow the global count
+        if not self.sync:  # exploration follows the global count between weight versions;
+            self.policy.env_steps = ack.env_steps  # a synchronous round keeps the published one
         return ack
 
     def pid(self) -> int:
@@ -195,9 +213,10 @@ class RayRun:
                 max_restarts=g.worker_max_restarts,
                 max_task_retries=0,
                 name=worker_name(run_id, i),
-            ).remote(cfg, i, setup.seed, checkpoint, ds_name)
+            ).remote(cfg, i, setup.seed, checkpoint, ds_name, self.buffer.kind == "rollout")
             for i in range(g.n_workers)
         ]
+        self.pids: list[int | None] = [None] * g.n_workers  # to tell a restart from a hiccup
         self.version = -1
         self.weights: list = []
         self.publish()
@@ -224,15 +243,36 @@ class RayRun:
         except RayActorError as err:
             if isinstance(err, RayTaskError):  # the worker is alive; an actor it called died
                 raise
-            if getattr(err, "actor_init_failed", False) or self._worker_gone(worker):
+            if getattr(err, "actor_init_failed", False):
                 raise
-            self.restarts += 1
-            log.warning(
-                "Ray worker %d died (%s); Ray restarts it and the run goes on",
-                worker,
-                first_line(err)[:200],
-            )
+            pid = self.wait_alive(worker)
+            if pid is None:  # not restarted (worker_max_restarts used up)
+                raise
+            if pid != self.pids[worker]:  # one death, however many calls failed meanwhile
+                self.pids[worker] = pid
+                self.restarts += 1
+                log.warning(
+                    "Ray worker %d died (%s); Ray restarted it and the run goes on",
+                    worker,
+                    first_line(err)[:200],
+                )
             return None
+
+    def wait_alive(self, worker: int, timeout: float = 120.0) -> int | None:
+        """The worker's pid once it answers again (Ray is restarting it), or None when it is
+        gone for good. Waits in short sleeps: a restart is rare and takes seconds."""
+        import ray
+        from ray.exceptions import ActorDiedError, ActorUnavailableError, GetTimeoutError
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                return ray.get(self.workers[worker].pid.remote(), timeout=10)
+            except ActorDiedError:
+                return None
+            except (ActorUnavailableError, GetTimeoutError):
+                time.sleep(0.2)
+        return None
 
     def death_message(self, err: BaseException) -> str:
         """One line for an actor death that ends the run: which actor, and what is kept."""
@@ -247,10 +287,6 @@ class RayRun:
                 "load_checkpoint)"
             )
         return f"ray backend: a worker died and could not be restarted: {first_line(err)}"
-
-    def _worker_gone(self, worker: int) -> bool:
-        limit = self.cfg.general.worker_max_restarts
-        return limit == 0 or (limit > 0 and self.restarts >= limit * self.n_workers)
 
     # ---- the loop body of single mode, on drained chunks ----
     def absorb(self) -> int:
@@ -305,7 +341,7 @@ class RayRun:
         """The training loop, one round (a learn phase) per step of the iterator."""
         import ray
 
-        ray.get([w.pid.remote() for w in self.workers])  # envs built; constructor errors here
+        self.pids = ray.get([w.pid.remote() for w in self.workers])  # constructor errors here
         yield
         yield from self.rounds_sync() if self.buffer.kind == "rollout" else self.rounds_async()
 
@@ -365,8 +401,12 @@ class LearnerActor:
             on_eval=self._on_eval,
         )
         self.run = RayRun(cfg, setup, self.learner, run_id)
+        self.learner.buffer = self.run.buffer
+        if setup.resume is not None:
+            from framework.runtime.loop import resume
+
+            resume(setup, self.learner, self.run.buffer)
         self.rounds = self.run.rounds()
-        self.error: str | None = None
         g = cfg.general
         log.info(
             "ray backend: %d workers x %d envs (%g CPUs each), learner on %s",
@@ -383,8 +423,11 @@ class LearnerActor:
         """Advance the run for about ``seconds`` (whole learn phases)."""
         from ray.exceptions import RayActorError
 
+        from algos.base.policy import NonFiniteError
+        from framework.runtime.faults import fault_message
+
         deadline = time.perf_counter() + seconds
-        done = self.learner.should_stop or self.error is not None
+        done = self.learner.should_stop
         try:
             while not done and time.perf_counter() < deadline:
                 next(self.rounds)
@@ -392,9 +435,13 @@ class LearnerActor:
         except StopIteration:
             done = True
         except RayActorError as err:
-            self.error = self.run.death_message(err)
-            log.error(self.error)
-            self.learner.stop_reason = "error"
+            self.learner.fail(self.run.death_message(err))
+            done = True
+        except (OSError, NonFiniteError) as err:  # a full disk, diverged training
+            message = fault_message(err)
+            if message is None:
+                raise
+            self.learner.fail(message)
             done = True
         return self.status(done)
 
@@ -420,14 +467,21 @@ class LearnerActor:
             "mp_backend": "ray",
             "n_workers": g.n_workers,
             "worker_restarts": self.run.restarts,
-            "error": self.error,
         }
 
-    def finish(self, interrupted: bool) -> dict[str, Any]:
-        """End the actors, then the Learner's final checkpoint, records, figure and summary."""
+    def finish(self, interrupted: str | None) -> dict[str, Any]:
+        """End the actors, then the Learner's final checkpoint (the replay buffer fetched from
+        the DataServer first), records, figure and summary."""
+        from ray.exceptions import RayActorError
+
+        status, state = self.run.buffer.status(), None
+        if self.learner.cfg.general.save_buffer and status.kind == "replay":
+            try:
+                state = self.run.buffer.state_dict()
+            except RayActorError:  # the DataServer died with it
+                pass
+        self.learner.buffer = FrozenBuffer(status, state) if state is not None else None
         self.run.close()
-        if self.error is not None:
-            self.learner.stop_reason = "error"
         summary = self.learner.finish(interrupted, self.extra())
         self.task.close()
         return summary

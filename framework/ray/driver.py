@@ -17,9 +17,8 @@ from framework.ray.session import (
     learner_gpus,
     worker_name,
 )
-from framework.records.taskdir import read_csv_rows
 from framework.runtime.learner import OnEval, figure_writer, make_progress
-from framework.runtime.signals import interrupt_guard
+from framework.runtime.signals import at_boundary, interrupt_guard, signal_name
 
 log = logging.getLogger("rldojo")
 
@@ -82,7 +81,14 @@ def train_ray(
     progress = make_progress(g, setup.counters.env_steps)
     view = DriverView(task, progress, setup.counters.env_steps, on_eval)
     actor = status = summary = None
-    interrupted = False
+    interrupted = None
+
+    def on_signal(name: str) -> None:  # stop at the learner's next boundary, then finish
+        nonlocal interrupted
+        interrupted = name
+        view.console(f"{name}: stopping at the end of this step, then saving everything")
+        actor.stop.remote("interrupted")
+
     try:
         init_ray(g)
         check_resources(g)
@@ -97,11 +103,12 @@ def train_ray(
         status = view.show(ray.get(actor.status.remote()))  # built, with its actors
         if on_started is not None:
             on_started(RunHandles(actor, run_id, g.n_workers))
-        while not status.done:
-            status = view.show(ray.get(actor.run_for.remote(0.5)))
-    except KeyboardInterrupt:
-        interrupted = True
-        view.console("interrupted: saving the final checkpoint, results and figures")
+        with at_boundary(on_signal):  # a signal: the actor stops at its boundary, then done
+            while not status.done:
+                status = view.show(ray.get(actor.run_for.remote(0.5)))
+    except KeyboardInterrupt as err:  # a second signal, or one before the actor existed
+        interrupted = signal_name(err)
+        view.console(f"{interrupted}: saving the final checkpoint, results and figures")
     except ray.exceptions.RayActorError as err:
         summary = view.learner_died(cfg, status, err)
     except BaseException:
@@ -163,14 +170,12 @@ class DriverView:
         log.error(error)
         self.console(error)
         summary = dict(status.snapshot) if status is not None else {}
-        summary.update(stop_reason="error", error=error, interrupted=False)
+        summary.update(stop_reason="error", error=error, interrupted=False, signal=None)
         self.task.write_summary(summary)
         figure = figure_writer(cfg, self.task)
         if figure is not None:
             results = self.task.results
-            figure.write(
-                read_csv_rows(results / "episodes.csv"), read_csv_rows(results / "evals.csv")
-            )
+            figure.write(results / "episodes.csv", results / "evals.csv")
         return summary
 
     def close(self) -> None:

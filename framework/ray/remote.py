@@ -51,6 +51,31 @@ class RemoteBuffer:
     def update_priorities(self, indices, priorities) -> None:
         self.ds.update_priorities.remote(indices, priorities)
 
+    def state_dict(self) -> dict:
+        import ray
+
+        return ray.get(self.ds.buffer_state.remote())
+
+    def load_state_dict(self, state: dict) -> None:
+        import ray
+
+        ray.get(self.ds.load_buffer_state.remote(state))
+        self.last_status = self.last_status._replace(size=int(state.get("size", 0)))
+
+
+class FrozenBuffer:
+    """What the learner saves beside last.pt once the DataServer is gone: the buffer's status
+    and state as they were at the end."""
+
+    def __init__(self, status: BufferStatus, state: dict | None):
+        self._status, self._state = status, state
+
+    def status(self) -> BufferStatus:
+        return self._status
+
+    def state_dict(self) -> dict:
+        return self._state
+
 
 def writable(batch):
     """Own, writable copies of the arrays of a batch fetched from the object store (Ray hands

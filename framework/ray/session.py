@@ -12,6 +12,7 @@ from pathlib import Path
 
 from config.base import UserError
 from framework.runtime.setup import resolve_device
+from framework.runtime.signals import reclaim
 
 log = logging.getLogger("rldojo")
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +37,20 @@ def init_ray(general) -> bool:
         "logging_level": logging.ERROR,
         "configure_logging": False,
     }
+    try:
+        _start(general, common)
+    finally:
+        reclaim()  # ray.init replaced our SIGTERM handler with one that aborts
+    if general.ray_address is None:
+        from framework.ray.reaper import watch
+
+        watch()  # a local Ray goes with this driver, even after kill -9
+    return True
+
+
+def _start(general, common: dict) -> None:
+    import ray
+
     if general.ray_address is None:
         path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
         # "local": a new local Ray even where `ray start` left one running (plain ray.init()
@@ -59,7 +74,6 @@ def init_ray(general) -> bool:
                 "it prints (`auto` on its node; with an explicit address to a cluster that uses "
                 "token authentication, also set RAY_AUTH_MODE=token), or use null for a local Ray"
             ) from None
-    return True
 
 
 def learner_gpus(general) -> float:

@@ -1,5 +1,7 @@
-"""Reward curves (raw and smoothed training returns and evaluation returns vs env steps), and
-the value map of a grid world (state values as a heat map, the greedy action in each cell)."""
+"""Reward figures: training returns (raw and smoothed) and evaluation returns against env steps;
+for test runs, each test episode's return as a point with their mean. Drawn from the run's CSV
+files at its end (no rows are kept in memory while it runs). And the value map of a grid world
+(state values as a heat map, the greedy action in each cell)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from framework.records.io import atomic_write
+from framework.records.taskdir import read_csv_rows
 
 
 def has_display() -> bool:
@@ -32,17 +35,45 @@ def smooth(values: np.ndarray, weight: float = 0.9) -> np.ndarray:
 
 
 def plot_rewards(
-    path: Path | None, title: str, episodes: list[dict], evals: list[dict], show: bool
+    path: Path | None,
+    title: str,
+    episodes_csv: Path,
+    evals_csv: Path | None,
+    show: bool,
+    test: bool = False,
 ) -> None:
-    """Draw the curve; save it to ``path`` (unless None) and/or show it."""
+    """Draw the figure from the CSV files; save it to ``path`` (unless None) and/or show it."""
     import matplotlib
 
     if not show:
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    episodes = read_csv_rows(Path(episodes_csv))
+    evals = read_csv_rows(Path(evals_csv)) if evals_csv is not None else []
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    if episodes:
+    draw_rewards(ax, episodes, evals, test)
+    ax.set_title(title)
+    fig.tight_layout()
+    if path is not None:
+        atomic_write(
+            path, lambda f: fig.savefig(f, format=path.suffix.lstrip(".") or "png", dpi=100)
+        )
+    if show:
+        plt.show()
+    plt.close(fig)
+
+
+def draw_rewards(ax, episodes: list[dict], evals: list[dict], test: bool) -> None:
+    """Training: episode returns (raw, smoothed) and evaluation mean +- std against env steps.
+    Test: a handful of episodes, so each one as a point, and their mean (no smoothed trend)."""
+    if episodes and test:
+        number = np.array([r["episode"] for r in episodes])
+        rets = np.array([r["return"] for r in episodes], float)
+        ax.plot(number, rets, "o", color="tab:blue", label="test episode return")
+        ax.axhline(rets.mean(), color="tab:orange", lw=1.8, label=f"mean {rets.mean():.2f}")
+        ax.set_xlabel("test episode")
+    elif episodes:
         steps = np.array([r["env_steps"] for r in episodes])
         rets = np.array([r["return"] for r in episodes], float)
         ax.plot(steps, rets, color="tab:blue", alpha=0.25, lw=0.8, label="episode return")
@@ -53,19 +84,11 @@ def plot_rewards(
         std = np.array([r["std_return"] for r in evals], float)
         ax.plot(steps, mean, "o-", color="tab:orange", lw=1.8, label="evaluation mean")
         ax.fill_between(steps, mean - std, mean + std, color="tab:orange", alpha=0.2)
-    ax.set_xlabel("env steps")
+    if not test:
+        ax.set_xlabel("env steps")
     ax.set_ylabel("return")
-    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
-    fig.tight_layout()
-    if path is not None:
-        atomic_write(
-            path, lambda f: fig.savefig(f, format=path.suffix.lstrip(".") or "png", dpi=100)
-        )
-    if show:
-        plt.show()
-    plt.close(fig)
 
 
 def plot_value_map(
@@ -128,7 +151,7 @@ def serve() -> None:
     if not request:  # the run ended without asking (crash, or nothing to draw)
         return
     r = json.loads(request)
-    plot_rewards(Path(r["path"]), r["title"], r["episodes"], r["evals"], show=False)
+    plot_rewards(Path(r["path"]), r["title"], r["episodes"], r["evals"], False, r["test"])
     if r.get("value_map"):
         m = r["value_map"]
         plot_value_map(
@@ -160,22 +183,31 @@ class FigureWriter:
             except OSError:
                 self.proc = None
 
-    def write(self, episodes: list[dict], evals: list[dict], value_map: dict | None = None) -> None:
+    def write(
+        self,
+        episodes_csv: Path,
+        evals_csv: Path | None = None,
+        test: bool = False,
+        value_map: dict | None = None,
+    ) -> None:
         """Draw the reward curve, and the value map when one is given (the keyword arguments
         of :func:`plot_value_map`, drawn only when the figure is saved)."""
-        if self.proc is not None and self._write_remote(episodes, evals, value_map):
+        if self.proc is not None and self._write_remote(episodes_csv, evals_csv, test, value_map):
             return
-        plot_rewards(self.path, self.title, episodes, evals, self.show)
+        plot_rewards(self.path, self.title, episodes_csv, evals_csv, self.show, test)
         if value_map and self.path is not None:
             plot_value_map(**value_map)
 
-    def _write_remote(self, episodes: list[dict], evals: list[dict], value_map) -> bool:
+    def _write_remote(
+        self, episodes_csv: Path, evals_csv: Path | None, test: bool, value_map: dict | None
+    ) -> bool:
         proc, self.proc = self.proc, None
         request = {
             "path": str(self.path),
             "title": self.title,
-            "episodes": episodes,
-            "evals": evals,
+            "episodes": str(episodes_csv),
+            "evals": str(evals_csv) if evals_csv is not None else None,
+            "test": test,
             "value_map": value_map,
         }
         try:

@@ -12,32 +12,43 @@ from __future__ import annotations
 
 import csv
 import logging
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from config.base import UserError
 from framework.records.checkpoint import save_checkpoint
 from framework.records.io import atomic_write_json, atomic_write_text
 
 
 class CsvLog:
-    """Append-only CSV with a fixed header, flushed per row so an interrupted run keeps it."""
+    """Append-only CSV with a fixed header (``\n`` line ends), flushed per row so an interrupted
+    run keeps it. Rows are not kept in memory: the figure reads the file back at the end. A
+    failed write (a full disk) raises an OSError that names this file."""
 
     def __init__(self, path: Path, fields: list[str]):
         self.path = path
         self.fields = fields
-        self.rows: list[dict[str, Any]] = []
         self._file = open(path, "w", newline="")  # noqa: SIM115 - closed in close()
-        self._writer = csv.DictWriter(self._file, fieldnames=fields)
-        self._writer.writeheader()
+        self._writer = csv.DictWriter(self._file, fieldnames=fields, lineterminator="\n")
+        self._guarded(self._writer.writeheader)
 
     def write(self, **row: Any) -> None:
-        self.rows.append(row)
-        self._writer.writerow(row)
-        self._file.flush()
+        self._guarded(lambda: self._writer.writerow(row))
+
+    def _guarded(self, write) -> None:
+        try:
+            write()
+            self._file.flush()
+        except OSError as err:
+            raise OSError(err.errno, err.strerror, str(self.path)) from None
 
     def close(self) -> None:
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError:  # the disk is full: what was flushed is kept
+            pass
 
 
 def read_csv_rows(path: Path) -> list[dict[str, Any]]:
@@ -55,6 +66,24 @@ def read_csv_rows(path: Path) -> list[dict[str, Any]]:
         return []
     with open(path, newline="") as f:
         return [{k: parse(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def check_tasks_dir(tasks_dir: str | Path) -> Path:
+    """The tasks folder, created if missing and checked writable (a one-line UserError
+    otherwise), before a run writes anything into it."""
+    path = Path(tasks_dir).expanduser()
+    if path.exists() and not path.is_dir():
+        raise UserError(f"general_cfg.tasks_dir: {path} is a file, not a folder; give a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        raise UserError(
+            f"general_cfg.tasks_dir: cannot write into {path} ({err.strerror}); give a "
+            "writable folder"
+        ) from None
+    return path
 
 
 class TaskDir:

@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from envs.state import env_state, load_env_state
 from envs.vector import make_vector, true_next_obs
 from framework.data.types import Episode, Record, StepBatch
 
@@ -86,6 +87,38 @@ class Collector:
         if self.reward_scaler is not None:
             batch.learn_rewards = self.reward_scaler(rew_buf, term_buf | trunc_buf)
         return Collected(self.adder(batch), batch, episodes, trajectories, T * N)
+
+    # ---- state (a resumed run continues the episodes in progress) ----------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Observations, per-env episode accounting, the envs' own state (None where an env
+        cannot be saved, see ``envs/state.py``), the adder's carry, the reward scaler and the
+        trajectories in progress."""
+        return {
+            "obs": self.obs,
+            "ep_return": self.ep_return.copy(),
+            "ep_length": self.ep_length.copy(),
+            "envs": env_state(self.envs),
+            "adder": self.adder.state_dict(),
+            "reward_scaler": (
+                self.reward_scaler.state_dict() if self.reward_scaler is not None else None
+            ),
+            "assembler": self.assembler.state_dict() if self.assembler is not None else None,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> bool:
+        """Continue where the saved collector was; False when its envs could not be restored
+        (then the envs keep their fresh episodes and only the scaler's statistics carry over)."""
+        if self.reward_scaler is not None and state["reward_scaler"] is not None:
+            self.reward_scaler.load_state_dict(state["reward_scaler"])
+        if state["envs"] is None or not load_env_state(self.envs, state["envs"]):
+            return False
+        self.obs = state["obs"]
+        self.ep_return = np.array(state["ep_return"], np.float64)
+        self.ep_length = np.array(state["ep_length"], np.int64)
+        self.adder.load_state_dict(state["adder"])
+        if self.assembler is not None and state["assembler"] is not None:
+            self.assembler.load_state_dict(state["assembler"])
+        return True
 
     def close(self) -> None:
         self.envs.close()

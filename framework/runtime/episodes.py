@@ -15,11 +15,12 @@ import numpy as np
 from config.base import UserError
 from framework.records.taskdir import CsvLog, TaskDir
 from framework.runtime.evaluator import Evaluator
+from framework.runtime.faults import attempt, is_disk_error, write_error
 from framework.runtime.learner import figure_writer, grid_value_map
 from framework.runtime.loop import make_assembler
 from framework.runtime.render import effective_render_mode, make_render_env, save_gif
 from framework.runtime.seeding import COLLECT, TEST, stream_rng
-from framework.runtime.signals import deferred_interrupt, interrupt_guard
+from framework.runtime.signals import deferred_interrupt, interrupt_guard, signal_name
 
 
 def check_exploration(cfg, policy) -> None:
@@ -120,17 +121,26 @@ def run_episodes(cfg, task: TaskDir, setup) -> dict:
                 wall_time=round(time.perf_counter() - start, 3),
             )
 
-    interrupted = False
+    interrupted = None
+    errors: list[str] = []
     try:
         evaluator.run(act, n_episodes, on_step if writer is not None else None, on_episode)
-    except KeyboardInterrupt:
-        interrupted = True
-        print(f"[{g.mode}] interrupted: saving what was recorded", flush=True)
+    except KeyboardInterrupt as err:
+        interrupted = signal_name(err)
+        print(f"[{g.mode}] {interrupted}: saving what was recorded", flush=True)
+    except OSError as err:  # a full disk: stop, keep what is complete
+        if not is_disk_error(err):
+            raise
+        errors.append(write_error(err))
     with interrupt_guard():
-        files = writer.close() if writer is not None else []
+        files: list = []
+        if writer is not None:
+            attempt(lambda: files.extend(writer.close()), errors)
         gif = None
         if render_env is not None and render_env.frames:
-            gif = save_gif(task.root / "videos" / "video.gif", render_env.frames, cfg.env.gif_fps)
+            path = task.root / "videos" / "video.gif"
+            attempt(lambda: save_gif(path, render_env.frames, cfg.env.gif_fps), errors)
+            gif = path if path.is_file() else None
         rets = np.asarray(returns)
         summary = {
             "mode": g.mode,
@@ -145,15 +155,18 @@ def run_episodes(cfg, task: TaskDir, setup) -> dict:
             "min_return": float(rets.min()) if len(rets) else None,
             "max_return": float(rets.max()) if len(rets) else None,
             "wall_seconds": round(time.perf_counter() - start, 3),
-            "interrupted": interrupted,
+            "interrupted": interrupted is not None,
+            "signal": interrupted,
             "trajectory_files": [p.name for p in files],
             "trajectories": writer.n_written if writer is not None else 0,
             "gif": str(gif.relative_to(task.root)) if gif is not None else None,
             "gif_frames": len(render_env.frames) if gif is not None else 0,
+            "error": errors[0] if errors else None,
         }
-        task.write_summary(summary)
+        attempt(lambda: task.write_summary(summary), errors)
         if figure is not None:
-            figure.write(ep_csv.rows, [], grid_value_map(cfg, task, policy))
+            value_map = grid_value_map(cfg, task, policy)
+            attempt(lambda: figure.write(ep_csv.path, test=True, value_map=value_map), errors)
         ep_csv.close()
         evaluator.close()
         if returns:

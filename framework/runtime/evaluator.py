@@ -106,6 +106,13 @@ class Evaluator:
                     start(slot)
         return EvalResult(returns, lengths, seeds)
 
+    def state_dict(self) -> dict:
+        """The seed stream's position (a resumed run evaluates on the episodes it would have)."""
+        return {"seed_rng": self.seed_rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.seed_rng.bit_generator.state = state["seed_rng"]
+
     def close(self) -> None:
         for env in self.envs:
             env.close()

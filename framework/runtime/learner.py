@@ -12,16 +12,19 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from framework.data.types import Record
+from framework.records.archive import write_archive
 from framework.records.taskdir import CsvLog, TaskDir
 from framework.runtime.clock import Clock, Counters
 from framework.runtime.evaluator import Evaluator
-from framework.runtime.seeding import EVAL
-from framework.runtime.setup import checkpoint_payload
+from framework.runtime.faults import attempt, copy_checkpoint
+from framework.runtime.seeding import EVAL, rng_state
+from framework.runtime.setup import buffer_path, checkpoint_payload
 
 
 class EvalEvent(NamedTuple):
@@ -101,6 +104,12 @@ class Learner:
         self.last_eval: float | None = None
         self.threshold_wall: float | None = None
         self.stop_reason: str | None = None
+        self.error: str | None = None  # a fault that stopped the run (one line)
+        self.periodic: list[Path] = []  # periodic checkpoints written, oldest first
+        self.last_saved: Path | None = None  # the newest checkpoint written (all finite)
+        # set by the loop that owns the other parts: their state for last.pt, and the buffer
+        self.snapshot: Callable[[], dict[str, Any]] | None = None
+        self.buffer = None
         self.evaluator = None
         if g.online_eval:
             n_eval = min(cfg.env.n_eval_envs, g.online_eval_episode)
@@ -133,6 +142,8 @@ class Learner:
         for ep in rec.episodes:
             if g.max_episode > 0 and self.counters.episodes >= g.max_episode:
                 break
+            if counted < len(rec.trajectories):  # numbered across resumes, like the CSV
+                rec.trajectories[counted]["episode"] = self.counters.episodes
             self.counters.episodes += 1
             counted += 1
             steps = base + (ep.step + 1) * rec.n_envs
@@ -279,6 +290,13 @@ class Learner:
         self.stop_reason = reason
         self.log.info("run stopped: %s", reason)
 
+    def fail(self, message: str) -> None:
+        """Stop the run for a fault (a full disk, diverged training); ``message`` is one line."""
+        self.stop_reason = "error"
+        if self.error is None:
+            self.error = message
+            self.log.error(message)
+
     def _write_update_row(self, metrics: dict[str, float]) -> None:
         if self.update_csv is None:
             self.update_csv = CsvLog(
@@ -298,8 +316,82 @@ class Learner:
             print(line, flush=True)
 
     # ---- checkpoints and the end -------------------------------------------------------------
-    def save(self, name: str) -> None:
-        self.task.save_checkpoint(name, checkpoint_payload(self.cfg, self.policy, self.counters))
+    def save(self, name: str, resume: dict[str, Any] | None = None) -> Path | None:
+        """Write models/<name>.pt unless the parameters went non-finite (no checkpoint ever
+        holds NaN weights); prune periodic checkpoints to ``keep_checkpoints``."""
+        if not self.policy.params_finite():
+            self.log.warning("not saving %s.pt: the parameters are not finite", name)
+            return None
+        path = self.task.save_checkpoint(
+            name, checkpoint_payload(self.cfg, self.policy, self.counters, resume)
+        )
+        self.last_saved = path
+        if name not in ("best", "last"):
+            self.periodic.append(path)
+            keep = self.cfg.general.keep_checkpoints
+            while keep and len(self.periodic) > keep:
+                self.periodic.pop(0).unlink(missing_ok=True)
+        return path
+
+    # ---- the state a resumed run continues ------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {  # next_eval and next_save follow from the counters and this run's config
+            "metrics": {"sums": dict(self.metrics.sums), "count": self.metrics.count},
+            "recent": list(self.recent),
+            "last_eval": self.last_eval,
+            "threshold_wall": self.threshold_wall,
+            "wall": self.wall,
+            "evaluator": self.evaluator.state_dict() if self.evaluator is not None else None,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.metrics = Metrics(dict(state["metrics"]["sums"]), int(state["metrics"]["count"]))
+        self.recent.extend(state["recent"])
+        self.last_eval, self.threshold_wall = state["last_eval"], state["threshold_wall"]
+        self.start = time.perf_counter() - float(state["wall"])  # wall times continue
+        if self.evaluator is not None and state["evaluator"] is not None:
+            self.evaluator.load_state_dict(state["evaluator"])
+
+    def resume_state(self) -> dict[str, Any]:
+        """Everything besides the policy that the next loop step depends on (taken at a loop
+        boundary): this learner, the loop's parts (``snapshot``) and every global RNG."""
+        state = {"learner": self.state_dict(), "rng": rng_state()}
+        if self.snapshot is not None:
+            state.update(self.snapshot())
+        return state
+
+    def save_buffer(self) -> None:
+        """models/last.buffer.npz beside last.pt: the replay buffer (save_buffer, within
+        buffer_save_limit_mb)."""
+        g = self.cfg.general
+        if not g.save_buffer or self.buffer is None or self.buffer.status().kind != "replay":
+            return
+        state = self.buffer.state_dict()
+        size = sum(a.nbytes for a in state.get("store", {}).values())
+        if size > g.buffer_save_limit_mb * 2**20:
+            self.log.warning(
+                "replay buffer not saved: %.0f MB is above buffer_save_limit_mb (%d); a resumed "
+                "run refills it",
+                size / 2**20,
+                g.buffer_save_limit_mb,
+            )
+            return
+        write_archive(buffer_path(self.task.models / "last.pt"), {"buffer": state})
+
+    def save_last(self) -> None:
+        """models/last.pt: the complete state (policy, optimizers, learner, loop, RNGs; the
+        replay buffer beside it), or, when the parameters went non-finite, a copy of the newest
+        finite checkpoint of this run (none: no last.pt, and the log says so)."""
+        if self.save("last", self.resume_state()) is not None:
+            self.save_buffer()
+            return
+        if self.last_saved is not None:
+            copy_checkpoint(self.last_saved, self.task.models / "last.pt")
+            self.log.warning(
+                "last.pt is a copy of %s, the last finite checkpoint", self.last_saved.name
+            )
+        else:
+            self.log.warning("no finite checkpoint was saved; there is no last.pt")
 
     @property
     def should_stop(self) -> bool:
@@ -307,7 +399,7 @@ class Learner:
 
     def summary(
         self,
-        interrupted: bool = False,
+        interrupted: str | None = None,
         files: list | None = None,
         extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
@@ -332,7 +424,9 @@ class Learner:
             if self.threshold_wall is not None
             else None,
             "stop_reason": self.stop_reason,
-            "interrupted": interrupted,
+            "error": self.error,
+            "interrupted": interrupted is not None,
+            "signal": interrupted,
             "trajectory_files": [p.name for p in files or []],
             "last_metrics": {  # JSON has no NaN: undefined metrics (explained_var) are null
                 k: v if math.isfinite(v) else None for k, v in self.last_metrics.items()
@@ -340,22 +434,35 @@ class Learner:
             **(extra or {}),
         }
 
-    def finish(self, interrupted: bool, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Final checkpoint, trajectories, figure and summary; safe after Ctrl-C."""
+    def finish(
+        self, interrupted: str | None = None, extra: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Final checkpoint, trajectories, figure and summary; safe after a stop signal
+        (``interrupted``: its name)."""
         if self.progress is not None:
             self.progress.close()
-        if interrupted:
+        if interrupted is not None:
             self.stop_reason = "interrupted"
-        self.save("last")
-        files = self.traj_writer.close() if self.traj_writer is not None else []
+        errors: list[str] = []  # each final write is attempted on its own
+        attempt(self.save_last, errors)
+        files: list = []
+        if self.traj_writer is not None:
+            attempt(lambda: files.extend(self.traj_writer.close()), errors)
         left = self.metrics.pop()
         if left:
-            self._write_update_row(left)
+            attempt(lambda: self._write_update_row(left), errors)
+        if errors and self.error is None:
+            self.fail(errors[0])
         summary = self.summary(interrupted, files, extra)
-        self.task.write_summary(summary)
+        attempt(lambda: self.task.write_summary(summary), errors)
         if self.figure is not None:
             value_map = grid_value_map(self.cfg, self.task, self.policy)
-            self.figure.write(self.ep_csv.rows, self.eval_csv.rows, value_map)
+            attempt(
+                lambda: self.figure.write(
+                    self.ep_csv.path, self.eval_csv.path, value_map=value_map
+                ),
+                errors,
+            )
         for log in (self.ep_csv, self.eval_csv, self.update_csv):
             if log is not None:
                 log.close()

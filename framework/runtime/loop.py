@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import logging
 
+from algos.base.policy import NonFiniteError
 from framework.data.types import Chunk
+from framework.records.archive import read_archive
 from framework.runtime.clock import Clock, ClockUnit
 from framework.runtime.collector import Collector
+from framework.runtime.faults import fault_message
 from framework.runtime.learner import Learner, OnEval
-from framework.runtime.seeding import env_seeds
-from framework.runtime.signals import interrupt_guard
+from framework.runtime.seeding import env_seeds, set_rng_state
+from framework.runtime.setup import buffer_path
+from framework.runtime.signals import at_boundary, interrupt_guard, signal_name
 from framework.runtime.sources import EnvSource
 
 log = logging.getLogger("rldojo")
@@ -73,17 +77,59 @@ def train_single(cfg, task, setup, on_eval: OnEval | None = None) -> dict:
     learner = Learner(cfg, task, policy, make_clock(cfg), setup.counters, on_eval=on_eval)
     n_envs = cfg.env.n_envs
     assembler = make_assembler(cfg, setup, policy.exploration)
-    source = EnvSource(
-        Collector(cfg, policy, n_envs, env_seeds(setup.seed, n_envs), assembler), policy
-    )
+    collector = Collector(cfg, policy, n_envs, env_seeds(setup.seed, n_envs), assembler)
+    source = EnvSource(collector, policy)
     loop = TrainLoop(learner, policy, policy.make_buffer())
-    interrupted = False
+    learner.buffer = loop.buffer
+    learner.snapshot = lambda: {"collector": collector.state_dict()}
+    if setup.resume is not None:
+        resume(setup, learner, loop.buffer, collector)
+    interrupted = None
+
+    def on_signal(name: str) -> None:
+        nonlocal interrupted
+        interrupted = name
+        learner.stop("interrupted")
+        learner.console(f"{name}: stopping at the end of this step, then saving everything")
+
     try:
-        while not learner.should_stop:
-            loop.step(source.next())
-    except KeyboardInterrupt:
-        interrupted = True
-        learner.console("interrupted: saving the final checkpoint, results and figures")
+        with at_boundary(on_signal):
+            while not learner.should_stop:
+                loop.step(source.next())
+    except KeyboardInterrupt as err:  # a second signal: the step was cut short
+        interrupted = signal_name(err)
+        learner.console(f"{interrupted}: saving the final checkpoint, results and figures")
+    except (OSError, NonFiniteError) as err:  # a full disk, diverged training: stop cleanly
+        message = fault_message(err)
+        if message is None:
+            raise
+        learner.fail(message)
     with interrupt_guard():
         source.close()
         return learner.finish(interrupted)
+
+
+def resume(setup, learner: Learner, buffer, collector: Collector | None = None) -> None:
+    """Continue the run a checkpoint's last.pt was saved from, at its loop boundary: learner,
+    collector (envs, episodes in progress, adder, reward scaler), replay buffer, then every RNG
+    (last: building the parts drew from them). Without a collector (the Ray backend, whose
+    workers hold the envs) new episodes start."""
+    state = setup.resume
+    learner.load_state_dict(state["learner"])
+    notes = list(setup.notes)
+    if collector is None or "collector" not in state:
+        notes.append("new episodes start (the envs' state is not part of this checkpoint)")
+    elif not collector.load_state_dict(state["collector"]):
+        notes.append("the envs could not be restored (see envs/state.py): new episodes start")
+    saved = buffer_path(setup.checkpoint)
+    if saved.is_file():
+        try:
+            buffer.load_state_dict(read_archive(saved)["buffer"])
+        except ValueError as err:  # e.g. another buffer_size
+            notes.append(f"the saved replay buffer does not fit ({err}): it refills from empty")
+    elif buffer.status().kind == "replay":
+        notes.append(f"no saved replay buffer ({saved.name}): it refills from empty")
+    set_rng_state(state["rng"])
+    for note in notes:
+        learner.log.warning("resume: %s", note)
+        learner.console(f"resume: {note}")

@@ -7,8 +7,10 @@ other, and adjacent run seeds (1 and 2) share no env seeds (``seed + i`` would s
 
 from __future__ import annotations
 
+import random
+import sys
+
 import numpy as np
-import torch
 
 TRAIN_ENVS, EVAL, TEST, RENDER, COLLECT, POLICY = range(6)
 
@@ -34,9 +36,35 @@ def policy_seed(seed: int | None, *ids: int) -> int | None:
 
 
 def seed_everything(seed: int) -> int | None:
-    """Seed torch and numpy's global RNGs; 0 means unseeded (returns None)."""
+    """Seed Python's, numpy's and (when it is imported: torch algorithms) torch's global RNGs;
+    0 means unseeded (returns None)."""
     if seed == 0:
         return None
-    torch.manual_seed(seed)
+    random.seed(seed)
     np.random.seed(seed)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
     return seed
+
+
+def rng_state() -> dict:
+    """The global RNGs' states (Python, numpy, torch and CUDA when torch is in use)."""
+    state = {"python": random.getstate(), "numpy": np.random.get_state()}
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        state["torch"] = torch.get_rng_state()
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    python = state["python"]
+    random.setstate((python[0], tuple(python[1]), python[2]))
+    np.random.set_state(tuple(state["numpy"]))
+    torch = sys.modules.get("torch")
+    if torch is not None and "torch" in state:
+        torch.set_rng_state(state["torch"])
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])

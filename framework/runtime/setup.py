@@ -9,12 +9,12 @@ collect build the policy from the checkpoint's algorithm, network and env config
 from __future__ import annotations
 
 import importlib
+import sys
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import torch
 
 from algos.base.policy import BasePolicy, Budget
 from algos.base.spaces import UnsupportedSpace, action_kind, obs_kind
@@ -45,6 +45,8 @@ def algorithms_for(obs_space: gym.Space, action_space: gym.Space) -> list[str]:
 
 
 def resolve_device(device: str) -> str:
+    import torch
+
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
@@ -55,8 +57,10 @@ def resolve_device(device: str) -> str:
 
 
 def budget_of(cfg: Config) -> Budget:
+    """Linear schedules run over ``schedule_steps`` (or the env-step budget)."""
     g = cfg.general
-    return Budget("env_steps", g.max_env_steps if g.max_env_steps > 0 else None)
+    total = g.schedule_steps or (g.max_env_steps if g.max_env_steps > 0 else None)
+    return Budget("env_steps", total)
 
 
 def build_policy(
@@ -84,8 +88,12 @@ def build_policy(
 
 
 # ---- checkpoints ---------------------------------------------------------------------------------
-def checkpoint_payload(cfg: Config, policy: BasePolicy, counters: Counters) -> dict[str, Any]:
-    return {
+def checkpoint_payload(
+    cfg: Config, policy: BasePolicy, counters: Counters, resume: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """What a checkpoint holds; ``resume`` (last.pt only) is the rest of the run's state at a
+    loop boundary: learner, collector and envs, every RNG."""
+    payload = {
         "algo_name": cfg.general.algo_name,
         "env_id": getattr(cfg.env, "id", cfg.general.env_name),
         "obs_space": repr(policy.obs_space),
@@ -93,7 +101,16 @@ def checkpoint_payload(cfg: Config, policy: BasePolicy, counters: Counters) -> d
         "config": cfg.to_dict(),
         "policy": policy.state_dict(),
         "counters": asdict(counters),
+        "schedule": {"unit": policy.budget.unit, "total": policy.budget.total},
     }
+    if resume is not None:
+        payload["resume"] = resume
+    return payload
+
+
+def buffer_path(checkpoint: Path) -> Path:
+    """The replay buffer saved beside a checkpoint (last.pt: last.buffer.npz)."""
+    return checkpoint.with_name(f"{checkpoint.stem}.buffer.npz")
 
 
 def read_checkpoint_config(path: str | Path) -> dict[str, Any]:
@@ -114,9 +131,10 @@ def load_run_config(
 
 def load_checkpoint(
     policy: BasePolicy, path: str | Path, cfg: Config, weights_only: bool
-) -> Counters:
-    """Load ``path`` into ``policy``; returns the checkpoint's counters. CheckpointError when
-    the checkpoint belongs to another algorithm or other spaces, or does not fit the networks."""
+) -> dict[str, Any]:
+    """Load ``path`` into ``policy``; returns the checkpoint (its counters, resume state, ...).
+    CheckpointError when it belongs to another algorithm or other spaces, or does not fit the
+    networks."""
     data = read_checkpoint(path)
     algo = cfg.general.algo_name
     if data.get("algo_name") != algo:
@@ -141,27 +159,58 @@ def load_checkpoint(
             f"{path}: does not fit this config's networks ({first}); use the config the "
             "checkpoint was trained with (its task directory's config.yaml)"
         ) from None
+    return data
+
+
+def counters_of(data: dict[str, Any]) -> Counters:
     known = {f.name for f in fields(Counters)}
     return Counters(**{k: v for k, v in data.get("counters", {}).items() if k in known})
 
 
 class Setup:
     """What a run checks and builds before its task directory exists: seeds, spaces, policy,
-    the checkpoint it loads and the counters a resumed run continues."""
+    the checkpoint it loads, and for a resumed run its counters, schedule and saved state
+    (``resume``: restored by the loop once it has built its parts)."""
 
     def __init__(self, cfg: Config, checkpoint: str | Path | None = None):
         g = cfg.general
-        torch.set_num_threads(g.torch_threads)
+        policy_class(g.algo_name)  # imports torch for torch algorithms (not for tabular ones)
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            torch.set_num_threads(g.torch_threads)
         self.cfg = cfg
         self.seed = seed_everything(g.seed)
         self.obs_space, self.action_space = spaces_of(cfg)
         self.policy = build_policy(cfg, self.obs_space, self.action_space, policy_seed(self.seed))
         self.counters = Counters()
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
+        self.resume: dict[str, Any] | None = None
+        self.notes: list[str] = []  # what a resumed run keeps or changes (logged)
         if self.checkpoint is not None:
-            counters = load_checkpoint(
+            data = load_checkpoint(
                 self.policy, self.checkpoint, cfg, weights_only=g.mode != "train"
             )
             if g.mode == "train":
-                self.counters = counters
+                self.counters = counters_of(data)
+                self.resume = data.get("resume")
+                self._keep_schedule(data.get("schedule"))
         self.policy.env_steps = self.counters.env_steps
+
+    def _keep_schedule(self, saved: dict[str, Any] | None) -> None:
+        """A resumed run keeps the schedule of the run it continues, unless schedule_steps says
+        otherwise."""
+        if saved is None:
+            return
+        budget, g = self.policy.budget, self.cfg.general
+        if g.schedule_steps is None:
+            self.policy.budget = Budget(saved["unit"], saved["total"])
+            if budget.total != saved["total"]:
+                self.notes.append(
+                    f"schedules keep running over {saved['total']} env steps, the budget of the "
+                    "run this one continues (set general_cfg.schedule_steps to change it)"
+                )
+        elif budget.total != saved["total"]:
+            self.notes.append(
+                f"schedules now run over {budget.total} env steps (general_cfg.schedule_steps); "
+                f"the run this one continues used {saved['total']}"
+            )

@@ -1,0 +1,162 @@
+"""Resume continues the same run: the same episodes and evaluations as the run that never
+stopped, the replay buffer and every RNG restored, schedules over the original budget, and a
+finished run left alone."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run_cli
+
+from config.loader import load_config
+from framework.records.archive import read_archive
+from framework.runtime.setup import Setup
+
+EPISODE_KEYS = ["episode", "env_steps", "return", "length"]
+EVAL_KEYS = ["update_step", "env_steps", "mean_return", "std_return", "min_return", "max_return"]
+
+
+def rows(path: Path, keys: list[str]) -> list[tuple]:
+    with open(path) as f:
+        return [tuple(r[k] for k in keys) for r in csv.DictReader(f)]
+
+
+def train(tasks: Path, *args: str) -> Path:
+    proc = run_cli(
+        f"general_cfg.tasks_dir={tasks}",
+        "general_cfg.progress=false",
+        "general_cfg.save_fig=false",
+        *args,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return Path(proc.stdout.strip().splitlines()[-1].split(": ", 1)[1])
+
+
+@pytest.mark.parametrize("preset", ["CartPole-v1_PPO", "CartPole-v1_DQN"])
+def test_a_resumed_run_continues_the_same_curve(tmp_path, preset):
+    """20,000 env steps in one run give the same episodes.csv and evals.csv rows as 10,000 steps
+    plus a resume to 20,000 (the schedules of both over 20,000 steps)."""
+    common = [
+        "--yaml",
+        str(ROOT / "config" / "presets" / f"{preset}.yaml"),
+        "general_cfg.reward_threshold=null",
+        "general_cfg.online_eval_fre=2048",
+        "general_cfg.online_eval_episode=5",
+        "general_cfg.schedule_steps=20000",
+    ]
+    whole = train(tmp_path, *common, "general_cfg.max_env_steps=20000")
+    first = train(tmp_path, *common, "general_cfg.max_env_steps=10000")
+    proc = run_cli(
+        f"general_cfg.tasks_dir={tmp_path}",
+        "general_cfg.progress=false",
+        "general_cfg.save_fig=false",
+        *common,
+        "general_cfg.max_env_steps=20000",
+        "general_cfg.load_checkpoint=true",
+        f"general_cfg.load_path={first}",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"resumed from {first / 'models' / 'last.pt'} at 10" in proc.stdout  # file and step
+    second = Path(proc.stdout.strip().splitlines()[-1].split(": ", 1)[1])
+    for name, keys in (("episodes.csv", EPISODE_KEYS), ("evals.csv", EVAL_KEYS)):
+        one = rows(whole / "results" / name, keys)
+        two = rows(first / "results" / name, keys) + rows(second / "results" / name, keys)
+        assert len(one) >= 9 and one == two, name
+    if "DQN" in preset:  # the replay buffer travelled beside last.pt: 40 phases of 256 steps
+        assert read_archive(first / "models" / "last.buffer.npz")["buffer"]["size"] == 10240
+
+
+def test_resuming_a_finished_run_says_so_and_writes_nothing(tmp_path):
+    run = train(
+        tmp_path,
+        "general_cfg.max_env_steps=600",
+        "algo_cfg.learning_starts=200",
+        "general_cfg.online_eval=false",
+    )
+    before = set(tmp_path.iterdir())
+    proc = run_cli(
+        f"general_cfg.tasks_dir={tmp_path}",
+        "general_cfg.max_env_steps=600",
+        "general_cfg.load_checkpoint=true",
+        f"general_cfg.load_path={run}",
+    )
+    assert proc.returncode == 0 and set(tmp_path.iterdir()) == before
+    assert "finished already" in proc.stdout and "max_env_steps 600" in proc.stdout
+
+
+def test_a_threshold_run_resumed_past_its_threshold_writes_valid_json(tmp_path):
+    run = train(
+        tmp_path,
+        "general_cfg.max_env_steps=20000",
+        "algo_cfg.learning_starts=200",
+        "general_cfg.online_eval_fre=512",
+        "general_cfg.online_eval_episode=2",
+        "general_cfg.reward_threshold=15",
+    )
+    first = json.loads((run / "results" / "summary.json").read_text())
+    assert first["threshold_reached"] and first["stop_reason"] == "reward_threshold"
+    proc = run_cli(
+        f"general_cfg.tasks_dir={tmp_path}",
+        "general_cfg.max_env_steps=20000",
+        "general_cfg.online_eval_fre=512",
+        "general_cfg.online_eval_episode=2",
+        "general_cfg.reward_threshold=15",
+        "general_cfg.load_checkpoint=true",
+        f"general_cfg.load_path={run}",
+    )
+    assert proc.returncode == 0 and "reached general_cfg.reward_threshold" in proc.stdout
+    resumed = train(
+        tmp_path,
+        "general_cfg.max_env_steps=3000",
+        "general_cfg.online_eval_fre=512",
+        "general_cfg.online_eval_episode=2",
+        "general_cfg.load_checkpoint=true",
+        f"general_cfg.load_path={run}",
+    )
+    text = (resumed / "results" / "summary.json").read_text()
+    summary = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in summary.json"))
+    assert summary["threshold_env_steps"] == first["threshold_env_steps"]
+    assert summary["threshold_wall_seconds"] == first["threshold_wall_seconds"]
+
+
+def test_schedules_stay_over_the_original_budget(tmp_path):
+    run = train(
+        tmp_path,
+        "general_cfg.algo_name=PPO",
+        "general_cfg.max_env_steps=2048",
+        "algo_cfg.lr_schedule=linear",
+        "general_cfg.online_eval=false",
+    )
+    resume = [
+        "general_cfg.algo_name=PPO",
+        "algo_cfg.lr_schedule=linear",
+        "general_cfg.max_env_steps=8192",
+        "general_cfg.load_checkpoint=true",
+        f"general_cfg.load_path={run}",
+    ]
+    setup = Setup(load_config(None, resume), run / "models" / "last.pt")
+    assert setup.policy.budget.total == 2048 and "keep running over 2048" in setup.notes[0]
+    assert setup.policy.current_lr() == pytest.approx(0.0)  # the original schedule had ended
+    setup = Setup(
+        load_config(None, [*resume, "general_cfg.schedule_steps=8192"]), run / "models" / "last.pt"
+    )
+    assert setup.policy.budget.total == 8192 and "now run over 8192" in setup.notes[0]
+    assert setup.policy.current_lr() == pytest.approx(3e-4 * 0.75)
+
+
+def test_the_replay_buffer_is_saved_within_its_limit(tmp_path):
+    args = [
+        "general_cfg.max_env_steps=1200",
+        "algo_cfg.learning_starts=200",
+        "general_cfg.online_eval=false",
+    ]
+    run = train(tmp_path, *args)
+    saved = read_archive(run / "models" / "last.buffer.npz")["buffer"]
+    assert saved["size"] == 1280 and len(saved["store"]["obs"]) == 1280
+    assert [p.name for p in (run / "models").glob("*.npz")] == ["last.buffer.npz"]
+    small = train(tmp_path, *args, "general_cfg.buffer_save_limit_mb=0")
+    assert not (small / "models" / "last.buffer.npz").exists()
+    assert "replay buffer not saved" in (small / "logs" / "run.log").read_text()

@@ -329,3 +329,37 @@ def test_value_map_is_drawn_for_grid_worlds_in_train_and_test(tasks):
     )
     assert (taxi / "figs" / "rewards.png").is_file() and not (taxi / "figs" / "values.png").exists()
     assert Path(summary(taxi)["env_id"] or "") == Path("Taxi-v4")
+
+
+# ---- resume ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "preset, steps, eval_fre",
+    [("CliffWalking-v1_Sarsa", 4000, 512), ("CartPole-v1_Rainbow", 3000, 500)],
+)
+def test_a_resumed_run_continues_the_same_curve(tmp_path, preset, steps, eval_fre):
+    """One run == half of it plus a resume: Sarsa's carried step (the next action's pair) and
+    Rainbow's prioritized buffer, n-step carry and noise RNG travel through last.pt as plain
+    arrays."""
+    from test_resume import EPISODE_KEYS, EVAL_KEYS, rows, train
+
+    common = [
+        "--yaml",
+        str(ROOT / "config" / "presets" / f"{preset}.yaml"),
+        "general_cfg.reward_threshold=null",
+        f"general_cfg.online_eval_fre={eval_fre}",
+        "general_cfg.online_eval_episode=2",
+        f"general_cfg.schedule_steps={steps}",
+    ]
+    whole = train(tmp_path, *common, f"general_cfg.max_env_steps={steps}")
+    first = train(tmp_path, *common, f"general_cfg.max_env_steps={steps // 2}")
+    second = train(
+        tmp_path,
+        *common,
+        f"general_cfg.max_env_steps={steps}",
+        "general_cfg.load_checkpoint=true",
+        f"general_cfg.load_path={first}",
+    )
+    for name, keys in (("episodes.csv", EPISODE_KEYS), ("evals.csv", EVAL_KEYS)):
+        one = rows(whole / "results" / name, keys)
+        two = rows(first / "results" / name, keys) + rows(second / "results" / name, keys)
+        assert len(one) >= 3 and one == two, name

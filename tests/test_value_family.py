@@ -363,3 +363,17 @@ def test_a_resumed_run_continues_the_same_curve(tmp_path, preset, steps, eval_fr
         one = rows(whole / "results" / name, keys)
         two = rows(first / "results" / name, keys) + rows(second / "results" / name, keys)
         assert len(one) >= 3 and one == two, name
+
+
+def test_noisy_noise_of_an_exact_zero_draw_is_zero_not_nan(monkeypatch):
+    """f(0) = 0: the old x / sqrt(|x|) gave NaN for a draw of exactly 0 (CartPole NoisyDQN seed 1
+    hit one at update 2453 and stopped with non-finite gradients)."""
+    layer = NoisyLinear(3, 2)
+    monkeypatch.setattr(
+        torch.Tensor,
+        "normal_",
+        lambda self: self.zero_().add_(torch.tensor([0.0, 4.0, -4.0, 0.0, 1.0])),
+    )
+    layer.reset_noise()
+    assert layer.eps.tolist() == [0.0, 2.0, -2.0, 0.0, 1.0]
+    assert torch.isfinite(layer(torch.ones(1, 3))).all()

@@ -102,9 +102,10 @@ class NoisyLinear(nn.Module):
     @torch.no_grad()
     def reset_noise(self) -> None:
         """Draw a new noise sample (from torch's global generator, which the run seeds):
-        f(x) = sign(x) sqrt(|x|) = x / sqrt(|x|), in place (acting redraws every vector step)."""
+        f(x) = sign(x) sqrt(|x|), in place (acting redraws every vector step). Not x / sqrt(|x|):
+        a draw of exactly 0 (it happens over millions of draws) gave 0/0 = NaN."""
         self.eps.normal_()
-        self.eps.div_(self.eps.abs().sqrt_())
+        self.eps.copy_(self.eps.sign() * self.eps.abs().sqrt())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training:

@@ -377,3 +377,22 @@ def test_noisy_noise_of_an_exact_zero_draw_is_zero_not_nan(monkeypatch):
     layer.reset_noise()
     assert layer.eps.tolist() == [0.0, 2.0, -2.0, 0.0, 1.0]
     assert torch.isfinite(layer(torch.ones(1, 3))).all()
+
+
+def test_a_tabular_run_never_imports_torch(tmp_path):
+    """Tabular methods are numpy only: a whole run (build, train, checkpoint, evaluate) leaves
+    torch unimported, which saves seconds per launch (launch to exit is what users wait for)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from framework.cli import main; "
+        "rc = main(['--yaml', 'config/presets/FrozenLake-v1_QLearning.yaml', "
+        f"'general_cfg.max_env_steps=2000', 'general_cfg.tasks_dir={tmp_path}', "
+        "'general_cfg.save_fig=false', 'general_cfg.progress=false']); "
+        "print('torch' in sys.modules, rc)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert proc.stdout.strip().splitlines()[-1] == "False 0", proc.stdout + proc.stderr

@@ -85,7 +85,7 @@ def ray_session():
         ("space: {algo_cfg.train_freq: {int: [16, 64.5]}}", "int: expected an integer"),
         ("space: {algo_cfg.batch_size: {uniform: [32, 256]}}", "an integer key: use {int: [32, 256]}"),
         ("space: {algo_cfg.gamma: {uniform: [0.9, 1.5]}}", "algo_cfg.gamma=1.5 (high bound): algo_cfg.gamma: must be in [0, 1]"),
-        ("space: {algo_cfg.loss: {choice: [huber, l2]}}", "algo_cfg.loss=l2: algo_cfg.loss: 'l2' is not allowed"),
+        ("space: {algo_cfg.loss: {choice: [huber, l2]}}", "algo_cfg.loss=l2: algo_cfg.loss: expected one of 'huber', 'mse' or null, got 'l2'"),
         ("space: {general_cfg.seed: {int: [1, 5]}}", "not searchable: set search.seeds"),
         ("space: {algo_cfg.lr: {choice: [0.001]}}", "at least two values"),
         (

@@ -86,7 +86,7 @@ class Policy(OffPolicyPolicy):
         loss = batch.weighted_mean(per_sample)
         loss = loss + self.extra_loss("q", metrics, batch=batch, q_values=head.q_values(out), q=q)
         grad_norm = self.optimize("q", loss)
-        metrics.update(
-            loss=loss.item(), q_mean=q.mean().item(), grad_norm=grad_norm, epsilon=self.epsilon
-        )
+        metrics.update(loss=loss.item(), q_mean=q.mean().item(), epsilon=self.epsilon)
+        if self.cfg.max_grad_norm is not None:  # otherwise not computed (nan)
+            metrics["grad_norm"] = grad_norm
         return metrics, priorities.cpu().numpy()

@@ -132,8 +132,10 @@ class TorchPolicy(BasePolicy):
             grad_norm = float(nn.utils.clip_grad_norm_(params, self.cfg.max_grad_norm))
             finite = math.isfinite(grad_norm)
         else:
-            # No norm to compute (saves ops per small update); a non-finite loss is what makes
-            # the gradients non-finite, so check that instead (one scalar, no false alarms).
+            # No norm to compute (saves ops per small update): check the loss instead (one
+            # scalar, no false alarms). Gradients that overflow from a finite loss slip through
+            # once; the next loss is then non-finite and stops the run, and no checkpoint is
+            # written from non-finite parameters (Learner.save checks them).
             grad_norm = float("nan")
             finite = bool(torch.isfinite(loss))
         if not finite:  # stop before the step: the parameters stay finite

@@ -153,7 +153,11 @@ def open_dataset(spec: str | Sequence[str]) -> Dataset:
             )
         from framework.data.minari_io import read_minari
 
-        return read_minari(names[0][len(MINARI_PREFIX) :])
+        try:
+            episodes, env_id, refs = read_minari(names[0][len(MINARI_PREFIX) :])
+        except UserError as err:
+            raise DatasetError(str(err)) from None
+        return from_episodes(episodes, env_id, names[0], **refs)
     return read_shards(names[0] if len(names) == 1 else names)
 
 

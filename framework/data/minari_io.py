@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 
 from config.base import UserError
-from framework.data.datasets import Dataset, DatasetError, from_episodes
 from framework.data.trajectories import iter_trajectories
 
 
@@ -36,7 +35,7 @@ def _minari():
     try:
         import minari
     except ImportError:
-        raise DatasetError(
+        raise UserError(
             "general_cfg.dataset: minari: datasets need the minari extra: "
             "pip install 'rldojo[minari]'"
         ) from None
@@ -56,20 +55,21 @@ def open_minari(name: str):
         return minari.load_dataset(name, download=False)
     except (FileNotFoundError, ValueError) as err:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise DatasetError(
+        raise UserError(
             f"general_cfg.dataset: minari:{name} is not in the local Minari store ({first}); "
             "list it with `minari list local`, or give the dataset folder's path"
         ) from None
 
 
-def read_minari(name: str) -> Dataset:
-    """A Minari dataset as a Dataset (env id and reference scores from its metadata)."""
+def read_minari(name: str) -> tuple[list[dict[str, np.ndarray]], str | None, dict[str, Any]]:
+    """A Minari dataset's episodes (with the trajectory-shard keys), its env id and its
+    reference scores (``framework.data.datasets.open_dataset`` makes the Dataset)."""
     data = open_minari(name)
     episodes = []
     for ep in data.iterate_episodes():
         obs = np.asarray(ep.observations)
         if obs.dtype == object or not isinstance(ep.observations, np.ndarray):
-            raise DatasetError(
+            raise UserError(
                 f"general_cfg.dataset: minari:{name} has structured (Dict/Tuple) observations; "
                 "rldojo reads Box and Discrete observations"
             )
@@ -86,7 +86,7 @@ def read_minari(name: str) -> Dataset:
     spec = data.env_spec
     meta = data.storage.metadata
     refs = {k: meta.get(k) for k in ("ref_min_score", "ref_max_score")}
-    return from_episodes(episodes, spec.id if spec is not None else None, f"minari:{name}", **refs)
+    return episodes, spec.id if spec is not None else None, refs
 
 
 def export_minari(
@@ -122,7 +122,7 @@ def export_minari(
         )
     env_ids.discard(None)
     if len(env_ids) != 1:
-        raise DatasetError(f"{source}: trajectories of envs {sorted(env_ids)}; export one env")
+        raise UserError(f"{source}: trajectories of envs {sorted(env_ids)}; export one env")
     env_id = env_ids.pop()
     if (ref_min_score is None) != (ref_max_score is None):
         raise UserError("give both reference scores (--ref-min-score, --ref-max-score) or none")

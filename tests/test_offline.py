@@ -22,6 +22,7 @@ from config.loader import load_config
 from framework.api import run
 from framework.data.adders import NStepAdder
 from framework.data.datasets import DatasetBuffer, DatasetError, open_dataset
+from framework.data.trajectories import ARRAY_KEYS
 from framework.records.archive import write_archive
 from framework.runtime.setup import load_run_config
 
@@ -153,14 +154,7 @@ def test_minari_export_import_round_trip_and_normalized_scores(
         open_dataset("minari:rldojo/cartpole/random-v0"),
     )
     assert theirs.env_id == "CartPole-v1" and theirs.reference == (20.0, 500.0)
-    for key in (
-        "observations",
-        "actions",
-        "rewards",
-        "next_observations",
-        "terminated",
-        "truncated",
-    ):
+    for key in ARRAY_KEYS:
         np.testing.assert_array_equal(getattr(theirs, key), getattr(ours, key), err_msg=key)
     with pytest.raises(DatasetError, match="local Minari store"):
         open_dataset("minari:rldojo/cartpole/absent-v0")

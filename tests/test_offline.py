@@ -222,6 +222,26 @@ def test_cartpole_expert_data_closed_loop(algo, cartpole_expert_data, tmp_path):
     assert summary["best_eval"] >= 475, summary
 
 
+@pytest.mark.filterwarnings("ignore:`:UserWarning")  # Minari asks for an author, a permalink
+def test_cartpole_closed_loop_from_minari(cartpole_expert_data, tmp_path, monkeypatch):
+    """The same data through Minari: exported from the shards, then learned from."""
+    pytest.importorskip("minari")
+    from framework.data.minari_io import export_minari
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "store"))
+    export_minari(str(cartpole_expert_data), "rldojo/cartpole/expert-v0")
+    cfg = load_run_config(
+        PRESETS / "CartPole-v1_BC.yaml",
+        [
+            "general_cfg.dataset=minari:rldojo/cartpole/expert-v0",
+            f"general_cfg.tasks_dir={tmp_path}",
+            *QUIET,
+        ],
+    )
+    summary = run(cfg)
+    assert summary["best_eval"] >= 475, summary
+
+
 @pytest.mark.slow
 def test_cartpole_mixed_data_cql_beats_bc(cartpole_expert, tmp_path):
     """Half random-policy episodes, half medium-quality ones (epsilon 0.5): CQL weighs actions

@@ -138,6 +138,47 @@ def test_offline_run_counts_update_steps_and_evaluates_the_dataset_env(tmp_path)
     assert saved.env.id == "Pendulum-v1" and saved.general.dataset == str(data)
 
 
+def test_offline_resume_continues_the_same_run(tmp_path):
+    """40 update steps in one run == 20, then a resume to 40 (same minibatches, same evals)."""
+    data = random_data(tmp_path / "pendulum", "Pendulum-v1", 3)
+    base = [
+        "general_cfg.online_eval_fre=20",
+        "general_cfg.online_eval_episode=1",
+        "algo_cfg.actor_layers=[{layer_dim: [16]}]",
+    ]
+
+    def evals(summary) -> list[dict]:
+        with open(Path(summary["task_dir"]) / "results" / "evals.csv") as f:
+            return [(r["update_step"], r["mean_return"]) for r in csv.DictReader(f)]
+
+    whole = run(
+        load_config(
+            None, offline_args(tmp_path / "a", data, "BC", *base, "general_cfg.max_update_steps=40")
+        )
+    )
+    first = run(
+        load_config(
+            None, offline_args(tmp_path / "b", data, "BC", *base, "general_cfg.max_update_steps=20")
+        )
+    )
+    resumed = run(
+        load_run_config(
+            None,
+            offline_args(
+                tmp_path / "b",
+                data,
+                "BC",
+                *base,
+                "general_cfg.max_update_steps=40",
+                "general_cfg.load_checkpoint=true",
+                f"general_cfg.load_path={first['task_dir']}",
+            ),
+        )
+    )
+    assert resumed["update_steps"] == 40
+    assert evals(first) + evals(resumed) == evals(whole)
+
+
 # ---- Minari ------------------------------------------------------------------------------------
 @pytest.mark.filterwarnings("ignore:`:UserWarning")  # Minari asks for an author, a permalink
 def test_minari_export_import_round_trip_and_normalized_scores(

@@ -139,16 +139,26 @@ class Theirs:
             [python, "-c", D3RLPY_SCRIPT, name, str(updates)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
             text=True,
         )
-        line = self.proc.stdout.readline().strip()
-        if line != "ready":
+        for line in self.proc.stdout:  # d3rlpy logs to stdout first
+            if line.strip() == "ready":
+                break
+        else:
             raise RuntimeError(f"d3rlpy helper for {name} failed to start")
 
     def run(self) -> float:
         self.proc.stdin.write("go\n")
         self.proc.stdin.flush()
-        return float(json.loads(self.proc.stdout.readline()))
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError("the d3rlpy helper exited")
+            try:
+                return float(json.loads(line))
+            except ValueError:  # a log line
+                continue
 
     def close(self) -> None:
         self.proc.stdin.close()

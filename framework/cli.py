@@ -32,6 +32,10 @@ examples:
   python main.py --yaml config/presets/CartPole-v1_PPO.yaml algo_cfg.lr=1e-3 general_cfg.seed=2
   python main.py general_cfg.mode=test general_cfg.load_checkpoint=true general_cfg.load_path=RUN
   python main.py --keys
+  python main.py --yaml base.yaml --tune space.yaml        hyperparameter search (extra: tune)
+  python main.py --tune tasks/Tune_...                     resume a stopped search
+  python main.py --yaml base.yaml --seeds 1,2,3 [--parallel]
+  python main.py --compare tasks/A tasks/B [--stat iqm] [--threshold 475]
 
 Overrides (section.key=value, parsed as YAML) apply after the YAML. RUN is a task directory
 (tasks/Train_...): test, render and collect take the algorithm and its config from its
@@ -51,6 +55,35 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--keys", action="store_true", help="list every config key and exit")
     parser.add_argument(
+        "--tune",
+        metavar="SPACE",
+        help="search hyperparameters of the YAML over a search-space file, or resume a search "
+        "folder (tasks/Tune_...)",
+    )
+    parser.add_argument(
+        "--seeds", metavar="S1,S2,...", help="run the config once per seed into a group folder"
+    )
+    parser.add_argument(
+        "--parallel", action="store_true", help="with --seeds: run the seeds at once on Ray"
+    )
+    parser.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="DIR",
+        help="compare runs: task directories or folders of them (groups); writes a figure and CSV",
+    )
+    parser.add_argument(
+        "--stat",
+        choices=("mean", "iqm"),
+        default="mean",
+        help="with --compare: mean ± std, or IQM with 95%% bootstrap confidence intervals",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        help="with --compare: the return for time to threshold (default: the runs' own)",
+    )
+    parser.add_argument(
         "overrides", nargs="*", metavar="section.key=value", help="config overrides"
     )
     return parser.parse_intermixed_args(argv)  # overrides may come before or after --yaml
@@ -69,13 +102,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.keys:
         print(describe_keys())
         return 0
-    from framework.api import run
     from framework.runtime.faults import is_disk_error, write_error
-    from framework.runtime.setup import load_run_config
     from framework.runtime.signals import signal_name, stop_signals
 
     try:
         with stop_signals():
+            if args.tune or args.seeds or args.compare:
+                return several(args)
+            from framework.api import run
+            from framework.runtime.setup import load_run_config
+
             cfg = load_run_config(args.yaml, args.overrides)
             summary = run(cfg)
     except UserError as err:
@@ -95,6 +131,36 @@ def main(argv: list[str] | None = None) -> int:
     if summary.get("interrupted"):
         return 128 + Signals[summary.get("signal") or "SIGINT"]
     return 0
+
+
+def several(args: argparse.Namespace) -> int:
+    """--tune, --seeds, --compare (framework/tune/): each returns a summary whose
+    ``interrupted``/``signal`` give the exit code."""
+    from config.base import UserError
+
+    if sum(map(bool, (args.tune, args.seeds, args.compare))) > 1:
+        raise UserError("give one of --tune, --seeds and --compare")
+    if args.parallel and not args.seeds:
+        raise UserError("--parallel goes with --seeds")
+    if args.tune:
+        from framework.tune.search import print_summary, run_search
+
+        summary = run_search(args.tune, args.yaml, args.overrides)
+        print_summary(summary)
+    elif args.seeds:
+        from framework.tune.seeds import parse_seeds, run_seeds
+
+        summary = run_seeds(args.yaml, args.overrides, parse_seeds(args.seeds), args.parallel)
+    else:
+        from framework.tune.compare import run_compare
+
+        # --compare takes every word after it; section.key=value words are overrides
+        paths = [a for a in args.compare if "=" not in a or Path(a).exists()]
+        overrides = args.overrides + [a for a in args.compare if a not in paths]
+        summary = run_compare(paths, overrides, args.stat, args.threshold)
+    if summary.get("interrupted"):
+        return 128 + Signals[summary.get("signal") or "SIGINT"]
+    return 1 if summary.get("failed") else 0
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ def test_on_eval_hook_sees_every_evaluation_and_can_stop_the_run(tmp_path):
 
 def test_bad_input_raises_user_error_before_anything_is_written(tmp_path):
     cfg = load_config(None, args(tmp_path, "env_cfg.id=Pendulum-v1"))  # DQN: Box actions
-    with pytest.raises(UserError, match="algorithms for these spaces: PPO"):
+    with pytest.raises(UserError, match="algorithms for these spaces: .*PPO"):
         run(cfg)
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
 

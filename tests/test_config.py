@@ -127,7 +127,7 @@ def test_merged_config_round_trips(tmp_path):
             [],
             "algo_cfg.value_layers[0].activation: unknown activation 'relux'",
         ),
-        ("general_cfg: {algo_name: SAC9}", [], "unknown algo 'SAC9'; available: DQN, PPO"),
+        ("general_cfg: {algo_name: SAC9}", [], "unknown algo 'SAC9'; available: A2C, DDPG, DQN"),
         (
             "general_cfg: {env_name: atari9}",
             [],

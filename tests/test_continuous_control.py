@@ -334,3 +334,74 @@ def test_one_step_adder_fast_path_equals_the_windows():
         a, b = getattr(fast, name), getattr(slow, name)
         assert a.dtype == b.dtype, name
         np.testing.assert_allclose(a, b, rtol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize(
+    ("algo", "action", "extra"),
+    [
+        ("REINFORCE", "discrete", ["algo_cfg.n_steps=16", "algo_cfg.min_episodes=20"]),
+        ("SAC", "box", ["algo_cfg.learning_starts=200"]),
+        ("TD3", "box", ["algo_cfg.learning_starts=200", "algo_cfg.exploration_noise=ou"]),
+    ],
+)
+def test_a_resumed_run_continues_the_same_episodes(tmp_path, algo, action, extra):
+    """1,200 env steps in one run == 600 + a resume to 1,200: held episodes (REINFORCE), the
+    temperature and its optimizer (SAC), the OU noise state (TD3) all travel in last.pt."""
+    import csv
+
+    from conftest import run_main
+
+    def episodes(task):
+        with open(task / "results" / "episodes.csv") as f:
+            return [(r["env_steps"], r["return"], r["length"]) for r in csv.DictReader(f)]
+
+    common = [
+        f"general_cfg.algo_name={algo}",
+        "env_cfg.id=rldojo/Probe-v0",
+        f"env_cfg.make_kwargs={{obs: vector, action: {action}}}",
+        "env_cfg.n_envs=4",
+        "general_cfg.online_eval=false",
+        "general_cfg.save_fig=false",
+        "general_cfg.seed=3",
+        "general_cfg.schedule_steps=1200",
+        *[f"algo_cfg.{k}=[{{layer_dim: [16]}}]" for k in ("actor_layers", "critic_layers")],
+        *extra,
+    ]
+    tasks = tmp_path / "tasks"
+    whole = run_main(tasks, *common, "general_cfg.max_env_steps=1200")
+    first = run_main(tasks, *common, "general_cfg.max_env_steps=600")
+    second = run_main(
+        tasks,
+        *common,
+        "general_cfg.max_env_steps=1200",
+        "general_cfg.load_checkpoint=true",
+        f"general_cfg.load_path={first}",
+    )
+    one, two = episodes(whole), episodes(first) + episodes(second)
+    assert len(one) > 100 and one == two
+
+
+@pytest.mark.parametrize("max_grad_norm", ["null", "10.0"])
+def test_non_finite_updates_stop_before_the_step_with_or_without_a_norm(max_grad_norm):
+    """Without max_grad_norm the norm is not computed (speed); the loss's finiteness is checked
+    instead. Either way a non-finite update raises before the step, and finite ones pass."""
+    from algos.base.policy import NonFiniteError
+
+    cfg = load_config(
+        None,
+        [
+            "general_cfg.algo_name=SAC",
+            f"env_cfg.id={PENDULUM}",
+            f"algo_cfg.max_grad_norm={max_grad_norm}",
+        ],
+    )
+    policy = build_policy(cfg, *spaces_of(cfg), seed=1)
+    params = list(policy.critic.parameters())
+    before = [p.detach().clone() for p in params]
+    square = sum((p**2).sum() for p in params)
+    with pytest.raises(NonFiniteError, match="critic loss at update step 1"):
+        policy.optimize("critic", square * float("nan"))
+    assert all(torch.equal(a, p) for a, p in zip(before, params))  # not applied
+    norm = policy.optimize("critic", sum((p**2).sum() for p in params))  # finite: no alarm
+    assert not all(torch.equal(a, p) for a, p in zip(before, params))
+    assert math.isnan(norm) if max_grad_norm == "null" else math.isfinite(norm)

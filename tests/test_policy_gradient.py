@@ -182,3 +182,36 @@ def test_a2c_n_step_returns_bootstrap_at_the_rollout_end():
     np.testing.assert_allclose(returns[2], 1 + 0.5 * 8)
     mc = compute_mc_returns(batch.rewards, next_values, batch.terminated, batch.truncated, 0.5)
     np.testing.assert_allclose(returns, mc)  # lambda 1 = n-step Monte-Carlo with bootstrap
+
+
+def test_episode_adder_holds_finished_episodes_until_min_episodes(tmp_path):
+    """What waits for an update is in the adder's state (saved with the collector at every loop
+    boundary), as plain arrays that go through the checkpoint archive."""
+    from framework.records.archive import read_archive, write_archive
+
+    adder = EpisodeAdder(2, min_episodes=3)
+    ends = np.zeros((4, 2), bool)
+    ends[1, 0] = ends[3, 1] = True  # two episodes: held
+    assert adder(step_batch(ends, 0)).n_steps == 0
+    state = read_archive(write_archive(tmp_path / "adder.npz", adder.state_dict()))
+    resumed = EpisodeAdder(2, min_episodes=3)
+    resumed.load_state_dict(state)
+    ends2 = np.zeros((2, 2), bool)
+    ends2[1, 0] = True  # the third: all three out, in the order they were finished
+    for a in (adder, resumed):
+        out = a(step_batch(ends2, 4))
+        np.testing.assert_array_equal(out.obs[:, 0, 0], [0, 1, 100, 101, 102, 103, 2, 3, 4, 5])
+        assert int((out.terminated | out.truncated).sum()) == 3 and a.held is None
+
+
+def test_episode_buffer_state_is_plain_and_joins_in_collector_order(tmp_path):
+    from framework.records.archive import read_archive, write_archive
+
+    ends = np.ones((1, 1), bool)
+    buffer = EpisodeBuffer(min_episodes=2)
+    buffer.add(EpisodeAdder(1)(step_batch(ends, 7)), part=1)
+    buffer.add(EpisodeAdder(1)(step_batch(ends, 3)), part=0)
+    restored = EpisodeBuffer(min_episodes=2)
+    restored.load_state_dict(read_archive(write_archive(tmp_path / "b.npz", buffer.state_dict())))
+    for b in (buffer, restored):
+        np.testing.assert_array_equal(b.sample().obs[:, 0, 0], [3, 7])

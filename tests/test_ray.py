@@ -329,7 +329,10 @@ def test_data_server_killed_is_a_clear_error_with_a_final_checkpoint(ray_session
     assert_layout(root, summary)
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(
+    ("signum", "code"),
+    [pytest.param(signal.SIGINT, 130, marks=pytest.mark.slow), (signal.SIGTERM, 143)],
+)
 def test_stop_signals_under_ray_save_everything(tmp_path, signum, code):
     """SIGINT to the whole process group, as a terminal's Ctrl-C, or SIGTERM to the driver, as a
     scheduler sends it: exit 128 + the signal and the final checkpoint, records, figure and
@@ -396,6 +399,7 @@ def test_gpu_learner_needs_a_gpu_on_this_node(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow  # starts a second Ray cluster with `ray start --head`: over a minute on 2 cores
 def test_joins_an_existing_cluster(tmp_path):
     """`ray start --head` (an existing cluster), then `ray_address: <its address>`: the run
     ships this checkout as the working_dir, learns and writes the usual task directory.
@@ -475,9 +479,9 @@ def test_synchronous_ppo_under_ray_is_reproducible(ray_session, tmp_path):
             "CartPole-v1_PPO.yaml",
             [
                 "general_cfg.n_workers=2",
-                "general_cfg.max_env_steps=8192",
+                "general_cfg.max_env_steps=4096",
                 "general_cfg.reward_threshold=null",
-                "general_cfg.online_eval_fre=2048",
+                "general_cfg.online_eval_fre=1024",
                 "general_cfg.online_eval_episode=3",
             ],
         )

@@ -36,37 +36,44 @@ def train(tasks: Path, *args: str) -> Path:
 
 
 @pytest.mark.parametrize("preset", ["CartPole-v1_PPO", "CartPole-v1_DQN"])
-def test_a_resumed_run_continues_the_same_curve(tmp_path, preset):
-    """20,000 env steps in one run give the same episodes.csv and evals.csv rows as 10,000 steps
-    plus a resume to 20,000 (the schedules of both over 20,000 steps)."""
+@pytest.mark.parametrize("steps", [8192, pytest.param(20000, marks=pytest.mark.slow)])
+def test_a_resumed_run_continues_the_same_curve(tmp_path, preset, steps):
+    """``steps`` env steps in one run give the same episodes.csv and evals.csv rows as half of
+    them plus a resume to ``steps`` (the schedules of both over ``steps``). DQN learns from step
+    1,000, so the resumed half trains on the restored replay buffer. 20,000 is the issue's
+    figure (slow); 8,192 keeps the default suite short."""
+    half = steps // 2
     common = [
         "--yaml",
         str(ROOT / "config" / "presets" / f"{preset}.yaml"),
         "general_cfg.reward_threshold=null",
-        "general_cfg.online_eval_fre=2048",
+        f"general_cfg.online_eval_fre={steps // 8}",
         "general_cfg.online_eval_episode=5",
-        "general_cfg.schedule_steps=20000",
+        f"general_cfg.schedule_steps={steps}",
     ]
-    whole = train(tmp_path, *common, "general_cfg.max_env_steps=20000")
-    first = train(tmp_path, *common, "general_cfg.max_env_steps=10000")
+    whole = train(tmp_path, *common, f"general_cfg.max_env_steps={steps}")
+    first = train(tmp_path, *common, f"general_cfg.max_env_steps={half}")
     proc = run_cli(
         f"general_cfg.tasks_dir={tmp_path}",
         "general_cfg.progress=false",
         "general_cfg.save_fig=false",
         *common,
-        "general_cfg.max_env_steps=20000",
+        f"general_cfg.max_env_steps={steps}",
         "general_cfg.load_checkpoint=true",
         f"general_cfg.load_path={first}",
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert f"resumed from {first / 'models' / 'last.pt'} at 10" in proc.stdout  # file and step
+    stopped_at = int(json.loads((first / "results" / "summary.json").read_text())["env_steps"])
+    assert stopped_at >= half
+    assert f"resumed from {first / 'models' / 'last.pt'} at {stopped_at}" in proc.stdout
     second = Path(proc.stdout.strip().splitlines()[-1].split(": ", 1)[1])
     for name, keys in (("episodes.csv", EPISODE_KEYS), ("evals.csv", EVAL_KEYS)):
         one = rows(whole / "results" / name, keys)
         two = rows(first / "results" / name, keys) + rows(second / "results" / name, keys)
-        assert len(one) >= 9 and one == two, name
-    if "DQN" in preset:  # the replay buffer travelled beside last.pt: 40 phases of 256 steps
-        assert read_archive(first / "models" / "last.buffer.npz")["buffer"]["size"] == 10240
+        assert len(one) >= 8 and one == two, name
+    if "DQN" in preset:  # the replay buffer travelled beside last.pt, every step of the run
+        buffer = read_archive(first / "models" / "last.buffer.npz")["buffer"]
+        assert buffer["size"] == stopped_at
 
 
 def test_resuming_a_finished_run_says_so_and_writes_nothing(tmp_path):

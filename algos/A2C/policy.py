@@ -29,21 +29,25 @@ from framework.data.types import BufferKind, BufferStatus, StepBatch
 
 class EpisodeBuffer:
     """Complete episodes (from :class:`EpisodeAdder`, [L, 1] each) until ``min_episodes`` have
-    arrived, from any number of collectors; ``sample()`` hands them over joined along time and
-    empties the buffer."""
+    arrived, from any number of collectors; ``sample()`` hands them over joined along time (in
+    collector order, so a Ray run does not depend on which worker finished first) and empties
+    the buffer. Locally it is empty at every loop boundary: the adder holds episodes until
+    ``min_episodes`` are in, so its first non-empty part makes it ready."""
 
     kind: ClassVar[BufferKind] = "rollout"
 
     def __init__(self, min_episodes: int):
         self.min_episodes = min_episodes
         self.parts: list[StepBatch] = []
+        self.order: list[int] = []
 
     def __len__(self) -> int:
         return sum(p.n_steps for p in self.parts)
 
-    def add(self, batch: StepBatch) -> None:
+    def add(self, batch: StepBatch, part: int | None = None) -> None:
         if batch.n_steps:
             self.parts.append(batch)
+            self.order.append(len(self.order) if part is None else part)
 
     @property
     def episodes(self) -> int:
@@ -53,7 +57,8 @@ class EpisodeBuffer:
         return BufferStatus(self.kind, len(self), self.episodes >= self.min_episodes)
 
     def sample(self, batch_size: int | None = None, beta: float | None = None) -> StepBatch:
-        parts, self.parts = self.parts, []
+        parts = [p for _, p in sorted(zip(self.order, self.parts), key=lambda x: x[0])]
+        self.parts, self.order = [], []
         if len(parts) == 1:
             return parts[0]
         cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
@@ -72,10 +77,12 @@ class EpisodeBuffer:
         """Nothing to do for on-policy data."""
 
     def state_dict(self) -> dict[str, Any]:
-        return {"parts": list(self.parts)}
+        """Plain arrays only (checkpoints hold no objects)."""
+        return {"parts": [vars(p).copy() for p in self.parts], "order": list(self.order)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.parts = list(state["parts"])
+        self.parts = [StepBatch(**p) for p in state["parts"]]
+        self.order = list(state["order"])
 
 
 class Policy(OnPolicyPolicy):
@@ -92,7 +99,7 @@ class Policy(OnPolicyPolicy):
 
     # ---- data -----------------------------------------------------------------------------
     def make_adder(self, n_envs: int):
-        return EpisodeAdder(n_envs) if self.cfg.episodes else IdentityAdder()
+        return EpisodeAdder(n_envs, self.cfg.min_episodes) if self.cfg.episodes else IdentityAdder()
 
     def make_buffer(self, parts_per_update: int = 1):
         if self.cfg.episodes:  # any number of collectors: learn once enough episodes are in

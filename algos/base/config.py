@@ -170,6 +170,40 @@ class OffPolicyConfig(TorchAlgoConfig):
 
 
 @dataclass
+class SoftActorCriticConfig(OffPolicyConfig):
+    """Fields SAC and discrete SAC share: actor and twin critics with their own learning rates,
+    and an entropy temperature that is fixed or tuned (Haarnoja et al. 2018b)."""
+
+    actor_layers: list[LayerSpec] = field(default_factory=lambda: mlp(256, 256))
+    """Hidden layers of the actor (its output heads are added)."""
+    critic_layers: list[LayerSpec] = field(default_factory=lambda: mlp(256, 256))
+    """Hidden layers of each critic (its output head is added)."""
+    lr: float = 3e-4
+    """Learning rate of the actor (Adam); the schedule scales every rate alike."""
+    critic_lr: float | None = None
+    """Learning rate of the critics (null: lr)."""
+    alpha_lr: float | None = None
+    """Learning rate of log(alpha) with autotune (null: lr)."""
+    max_grad_norm: float | None = None
+    """Clip gradients to this global L2 norm (null: off, as in the paper)."""
+    batch_size: int = 256
+    """Transitions per gradient step."""
+    n_critics: int = 2
+    """Critics; targets and the actor's loss take their minimum (clipped double Q-learning)."""
+    alpha: float = 0.2
+    """Entropy temperature: fixed (autotune off) or its initial value."""
+    autotune: bool = True
+    """Tune alpha to keep the policy's entropy near the algorithm's entropy target."""
+
+    def check(self) -> None:
+        super().check()
+        for key in ("critic_lr", "alpha_lr"):
+            require(getattr(self, key) is None or getattr(self, key) > 0, key, "must be > 0")
+        require(self.n_critics >= 1, "n_critics", "must be >= 1")
+        require(self.alpha > 0, "alpha", "must be > 0")
+
+
+@dataclass
 class OnPolicyConfig(TorchAlgoConfig):
     """Rollout-based learning: collect with the current policy, learn, discard."""
 

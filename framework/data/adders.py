@@ -139,11 +139,17 @@ class EpisodeAdder:
     by a later phase. The output is one stream: a StepBatch of shape [L, 1] holding the finished
     episodes one after another (every one ends with its terminal or truncated step, so
     per-column return computations restart at each boundary); L is 0 when none finished.
+
+    Finished episodes are held here, too, until ``min_episodes`` of them are in, so that what
+    waits for an update is part of the collector's state (saved at every loop boundary: a resumed
+    run learns from the same episodes) rather than of a rollout buffer (not saved).
     """
 
-    def __init__(self, n_envs: int):
+    def __init__(self, n_envs: int, min_episodes: int = 1):
         self.n_envs = n_envs
+        self.min_episodes = min_episodes
         self.carry: list[dict[str, Any]] | None = None  # per env: field -> [t, ...]
+        self.held: dict[str, np.ndarray] | None = None  # finished, not yet emitted: field -> [L]
 
     @staticmethod
     def _fields(batch: StepBatch) -> dict[str, Any]:
@@ -174,7 +180,16 @@ class EpisodeAdder:
             for k, v in stream.items():
                 out[k].append(v[:cut])
             self.carry[i] = {k: v[cut:] for k, v in stream.items()}
-        joined = {k: np.concatenate(v)[:, None] for k, v in out.items()}
+        joined = {k: np.concatenate(v) for k, v in out.items()}
+        if self.held is not None:
+            joined = {k: np.concatenate([self.held[k], v]) for k, v in joined.items()}
+        done = joined["terminated"] | joined["truncated"]
+        if int(done.sum()) < self.min_episodes:  # hold them; emit an empty stream
+            self.held = joined
+            joined = {k: v[:0] for k, v in joined.items()}
+        else:
+            self.held = None
+        joined = {k: v[:, None] for k, v in joined.items()}
         return StepBatch(
             joined["obs"],
             joined["actions"],
@@ -187,8 +202,12 @@ class EpisodeAdder:
         )
 
     def state_dict(self) -> dict[str, Any]:
-        """The unfinished episodes (a resumed run completes them)."""
-        return {"carry": None if self.carry is None else [dict(c) for c in self.carry]}
+        """The unfinished episodes (a resumed run completes them) and the finished ones held."""
+        return {
+            "carry": None if self.carry is None else [dict(c) for c in self.carry],
+            "held": None if self.held is None else dict(self.held),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.carry = state["carry"]
+        self.held = state.get("held")

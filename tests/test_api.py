@@ -112,6 +112,8 @@ def test_help_examples_work_as_shown(tmp_path):
         line.strip()
         for line in proc.stdout.splitlines()
         if line.strip().startswith("python main.py")
+        # the --tune, --seeds and --compare examples are run by tests/test_tune.py
+        and not any(flag in line for flag in ("--tune", "--seeds", "--compare"))
     ]
     assert len(examples) == 3, examples
     tasks = tmp_path / "tasks"

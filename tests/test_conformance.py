@@ -11,9 +11,10 @@ For each supported pair: construction, ``act`` shapes, dtypes and bounds in ever
 acting deterministic, one ``learn`` on a small batch collected from the env returning finite
 metrics, a state round trip through a checkpoint file giving identical greedy actions (and the
 actor state, as Ray workers use it). Unsupported pairs are refused with a one-line error naming
-the key to change. Each algorithm also trains briefly on one backend each (single, Ray); offline
+the key to change. Each algorithm also trains briefly on both backends (single, Ray; Ray runs of
+algorithms whose policy and buffer classes another one covers are marked slow); offline
 algorithms (``offline``) train from a small synthetic dataset of the probe env instead, on the
-single backend.
+single backend only.
 """
 
 from __future__ import annotations
@@ -243,7 +244,23 @@ def ray_session():
         ray.shutdown()
 
 
-@pytest.mark.parametrize("algo", ALGOS)
+def ray_paths() -> list:
+    """Every algorithm, with the Ray smoke runs of those whose Ray path another one already
+    covers (the same policy class and buffer class: thin configs such as DoubleDQN or DDPG)
+    marked slow. A Ray run costs about 10 s of actor start-up per algorithm on 2 cores; what
+    differs between algorithms under Ray is what travels (actor state, adder output) and how
+    the DataServer stores it (the buffer), so one run per pair keeps every path in the default
+    suite. ``pytest -m slow`` runs the rest."""
+    seen, params = set(), []
+    for algo in ALGOS:
+        _, policy, _, _ = make(algo, *next((o, a) for al, o, a in SUPPORTED if al == algo))
+        key = (type(policy), type(policy.make_buffer()))
+        params.append(pytest.param(algo, marks=[pytest.mark.slow] if key in seen else []))
+        seen.add(key)
+    return params
+
+
+@pytest.mark.parametrize("algo", ray_paths())
 def test_smoke_ray(algo, tmp_path, ray_session):
     if policy_class(algo).offline:
         pytest.skip("offline algorithms train from a dataset on the single backend")

@@ -158,9 +158,11 @@ def test_tabular_policy_acts_learns_and_round_trips():
     obs_space, act_space = gym.spaces.Discrete(4), gym.spaces.Discrete(3)
     cfg = TabularConfig(alpha=0.5, epsilon_start=0.0, epsilon_end=0.0)
     policy = TableQ(cfg, obs_space, act_space, seed=0)
-    # a fresh table: ties broken at random, not always action 0
-    first = policy.act(np.zeros(300, np.int64), "greedy").actions
+    # a fresh table: while learning (epsilon 0 here) ties are broken at random, not always
+    # action 0; greedy acting (evaluation) is deterministic
+    first = policy.act(np.zeros(300, np.int64), "explore").actions
     assert set(first) == {0, 1, 2}
+    assert set(policy.act(np.zeros(300, np.int64), "greedy").actions) == {0}
     policy.table[2, 1] = 1.0
     assert set(policy.act(np.full(50, 2), "greedy").actions) == {1}
     from framework.data.types import StepBatch

@@ -484,6 +484,24 @@ def test_shared_trunk():
     torch.testing.assert_close(other.ac.value(obs), shared.ac.value(obs))
 
 
+def test_shared_trunk_values_come_with_the_actions():
+    """With a shared trunk V(s) is kept from acting and V(s') reuses it where the episode goes on;
+    both equal a full value pass over the rollout (truncations and terminations included)."""
+    policy, cfg = make_policy("PPO", "algo_cfg.shared_trunk=true", "general_cfg.max_step=20")
+    col = Collector(cfg, policy, 3, env_seeds(1, 3))
+    batch = col.collect(64).batch
+    col.close()
+    assert batch.truncated.any() and batch.terminated.any() and "value" in batch.extras
+    flat = lambda a: a.reshape(-1, *a.shape[2:])  # noqa: E731
+    with torch.no_grad():
+        full = lambda o: policy.ac.value(policy.preprocess(flat(o))).numpy().reshape(64, 3)  # noqa: E731
+        np.testing.assert_allclose(batch.extras["value"], full(batch.obs), atol=1e-5)
+        np.testing.assert_allclose(policy.next_values(batch), full(batch.next_obs), atol=1e-5)
+    separate, _ = make_policy("PPO")
+    assert "value" not in separate.act(flat(batch.obs[:1]), "explore").extras
+    assert "value" not in policy.act(flat(batch.obs[:1]), "sample").extras
+
+
 # ---- the Pendulum preset ---------------------------------------------------------------------
 def test_pendulum_preset_loads():
     cfg = load_config(PRESET)

@@ -1,8 +1,11 @@
-"""DQN (Mnih et al. 2015) with Double-DQN, dueling, n-step and prioritized-replay switches.
+"""DQN (Mnih et al. 2015) and its family on one learner: Double DQN, dueling, noisy nets,
+n-step returns, prioritized replay, and the distributional heads C51, QR-DQN and IQN.
 
-The variants are switches on one learner, not copies: ``double_dqn`` changes how the next
-action is chosen, ``dueling`` the head, ``n_step`` the adder, ``buffer_type`` the buffer (the
-last two live in the off-policy base).
+The variants are switches, not copies: ``head`` picks the value head (``heads.py``: what the
+network outputs per action, its greedy Q-values, target and per-sample loss), ``double_dqn``
+how the next action is chosen, ``dueling`` and ``noisy`` the output layers, ``n_step`` the
+adder and ``buffer_type`` the buffer (the last two live in the off-policy base). Rainbow
+(Hessel et al. 2018) is categorical + dueling + noisy + n-step + PER + double.
 """
 
 from __future__ import annotations
@@ -11,11 +14,11 @@ import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from algos.base.networks import QNetwork
+from algos.base.networks import noisy_layers
 from algos.base.off_policy import OffPolicyPolicy, TensorBatch
 from algos.DQN.config import AlgoConfig
+from algos.DQN.heads import make_head
 from framework.data.types import ActOutput
 
 
@@ -29,60 +32,61 @@ class Policy(OffPolicyPolicy):
         super().__init__(cfg, obs_space, action_space, **kwargs)
         self.n_actions = int(action_space.n)
         self.action_start = int(action_space.start)
-        q = QNetwork(
-            self.obs_shape, cfg.value_layers, self.n_actions, cfg.dueling, ortho_init=cfg.ortho_init
-        )
-        self.q = self.add_network("q", q, acting=True)
+        self.head = make_head(cfg, self.n_actions, self.device)
+        self.q = self.add_network("q", self.head.network(self.obs_shape), acting=True)
         self.q_target = self.add_target("q_target", self.q)
         self.add_optimizer("q", self.q.parameters(), cfg.lr)
+        self.noisy_online, self.noisy_target = noisy_layers(self.q), noisy_layers(self.q_target)
+        # with noise in the network, act(obs, "sample") draws a policy from it (collect's sampled)
+        self.stochastic = bool(self.noisy_online)
 
     # ---- acting ---------------------------------------------------------------------------
     @property
     def exploration(self) -> str:
-        return "epsilon-greedy"
+        return "noisy" if self.cfg.noisy else "epsilon-greedy"
 
     @property
     def epsilon(self) -> float:
-        c = self.cfg
-        return c.epsilon_end + (c.epsilon_start - c.epsilon_end) * math.exp(
-            -self.env_steps / c.epsilon_decay
-        )
+        start, end = self.cfg.epsilon_range
+        return end + (start - end) * math.exp(-self.env_steps / self.cfg.epsilon_decay)
 
     def policy_act(self, obs, mode):
         with torch.no_grad():
-            actions = self.q(self.preprocess(obs)).argmax(dim=1).cpu().numpy()
-        if mode == "explore":
+            if mode != "greedy":  # a new noise sample per act (greedy: eval mode, the means)
+                for layer in self.noisy_online:
+                    layer.reset_noise()
+            out = self.head.forward(
+                self.q, self.preprocess(obs), "greedy" if mode == "greedy" else "explore"
+            )
+            actions = self.head.q_values(out).argmax(dim=1).cpu().numpy()
+        if mode == "explore" and self.epsilon > 0:
             explore = self.rng.random(len(actions)) < self.epsilon
             actions = np.where(explore, self.rng.integers(0, self.n_actions, len(actions)), actions)
         return ActOutput(actions + self.action_start, {})
 
     # ---- learning -------------------------------------------------------------------------
     def update(self, batch: TensorBatch):
-        n = batch.n
-        actions = (batch.actions.long() - self.action_start).view(-1, 1)
-        if self.cfg.double_dqn:  # Q(s) and the online Q(s') in one forward pass
-            q_all = self.q(batch.obs_all)
-            q_values, next_online = q_all[:n], q_all[n:]
+        head, n = self.head, batch.n
+        for layer in self.noisy_online + self.noisy_target:  # new noise per update
+            layer.reset_noise()
+        actions = batch.actions.long() - self.action_start
+        if self.cfg.double_dqn:  # s and s' through the online net in one forward pass
+            out, next_online = head.forward(self.q, batch.obs_all, "learn").split(n)
         else:
-            q_values, next_online = self.q(batch.obs), None
-        q = q_values.gather(1, actions).squeeze(1)
+            out, next_online = head.forward(self.q, batch.obs, "learn"), None
+        taken = head.taken(out, actions)
         with torch.no_grad():
-            next_target = self.q_target(batch.next_obs)
-            if next_online is not None:
-                next_q = next_target.gather(1, next_online.argmax(dim=1, keepdim=True)).squeeze(1)
-            else:
-                next_q = next_target.max(dim=1).values
-            target = batch.rewards + batch.discounts * next_q
-        td = q - target
-        if self.cfg.loss == "huber":
-            per_sample = F.smooth_l1_loss(q, target, reduction="none")
-        else:
-            per_sample = td.pow(2)
+            next_out = head.forward(self.q_target, batch.next_obs, "learn")
+            chooser = next_online if next_online is not None else next_out
+            next_actions = head.q_values(chooser).argmax(dim=1)
+            target = head.target(head.taken(next_out, next_actions), batch.rewards, batch.discounts)
+        per_sample, priorities = head.loss(taken, out.taus, target)
+        q = head.mean(taken)
         metrics: dict[str, float] = {}
         loss = batch.weighted_mean(per_sample)
-        loss = loss + self.extra_loss("q", metrics, batch=batch, q_values=q_values, q=q)
+        loss = loss + self.extra_loss("q", metrics, batch=batch, q_values=head.q_values(out), q=q)
         grad_norm = self.optimize("q", loss)
         metrics.update(
             loss=loss.item(), q_mean=q.mean().item(), grad_norm=grad_norm, epsilon=self.epsilon
         )
-        return metrics, td.detach().abs().cpu().numpy()
+        return metrics, priorities.cpu().numpy()

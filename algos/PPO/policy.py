@@ -36,7 +36,7 @@ class Policy(OnPolicyPolicy):
 
     def loss(self, mb: Minibatch):
         c = self.cfg
-        logp, entropy = self.log_prob_entropy(mb.obs, mb.actions)
+        logp, entropy, v = self.evaluate(mb.obs, mb.actions)
         log_ratio = logp - mb.old_log_prob
         ratio = log_ratio.exp()
         with torch.no_grad():
@@ -44,7 +44,6 @@ class Policy(OnPolicyPolicy):
             clipfrac = float(((ratio - 1).abs() > c.clip_coef).float().mean())
         a = mb.advantages
         pg_loss = torch.max(-a * ratio, -a * ratio.clamp(1 - c.clip_coef, 1 + c.clip_coef)).mean()
-        v = self.ac.value(mb.obs)
         v_loss = value_loss(v, mb.old_values, mb.returns, c.clip_coef if c.clip_vloss else None)
         entropy = entropy.mean()
         loss = pg_loss - self.ent_coef * entropy + c.vf_coef * v_loss

@@ -21,17 +21,19 @@ from typing import Literal
 from config.base import BaseConfig, FieldError, require
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "leaky_relu", "gelu", "silu", "softplus", "none")
-LAYER_TYPES = ("linear", "conv2d", "flatten", "layernorm")
+LAYER_TYPES = ("linear", "noisy_linear", "conv2d", "flatten", "layernorm")
 
 
 @dataclass
 class LayerSpec(BaseConfig):
     """One layer of a network, e.g. ``{layer_type: linear, layer_dim: [256], activation: relu}``."""
 
-    layer_type: Literal["linear", "conv2d", "flatten", "layernorm"] = "linear"
-    """linear, conv2d (input [C, H, W]), flatten or layernorm (over every feature of its input)."""
+    layer_type: Literal["linear", "noisy_linear", "conv2d", "flatten", "layernorm"] = "linear"
+    """linear, noisy_linear (factorized Gaussian noise on weights and biases, Fortunato et al.
+    2018: exploration by noise, means only in greedy acting), conv2d (input [C, H, W]), flatten
+    or layernorm (over every feature of its input)."""
     layer_dim: list[int] = field(default_factory=list)
-    """linear: [units]; conv2d: [out_channels]; unused by flatten and layernorm."""
+    """linear, noisy_linear: [units]; conv2d: [out_channels]; unused by flatten and layernorm."""
     activation: str = "relu"
     """One of relu, tanh, sigmoid, elu, leaky_relu, gelu, silu, softplus, none."""
     kernel_size: int = 3
@@ -40,6 +42,9 @@ class LayerSpec(BaseConfig):
     """conv2d only: stride."""
     padding: int = 0
     """conv2d only: zero padding."""
+    sigma_init: float = 0.5
+    """noisy_linear only: initial noise scale; sigma starts at sigma_init / sqrt(fan_in) (0.5 in
+    the paper for factorized noise)."""
 
     def check(self) -> None:
         require(
@@ -47,7 +52,7 @@ class LayerSpec(BaseConfig):
             "activation",
             f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}",
         )
-        if self.layer_type in ("linear", "conv2d"):
+        if self.layer_type in ("linear", "noisy_linear", "conv2d"):
             require(
                 len(self.layer_dim) == 1 and self.layer_dim[0] > 0,
                 "layer_dim",
@@ -56,6 +61,7 @@ class LayerSpec(BaseConfig):
         if self.layer_type == "conv2d":
             require(self.kernel_size > 0 and self.stride > 0, "kernel_size", "must be > 0")
             require(self.padding >= 0, "padding", "must be >= 0")
+        require(self.sigma_init > 0, "sigma_init", f"must be > 0, got {self.sigma_init}")
 
     @classmethod
     def from_value(cls, value, path):

@@ -6,7 +6,9 @@ An off-policy algorithm writes its networks, ``policy_act`` (acting after the wa
 - storage: an :class:`~framework.data.adders.NStepAdder` per collector and a uniform or
   prioritized replay buffer (``buffer_type``); PER's beta is annealed to 1 over the budget and
   passed with every sample (``sample_spec``), and the per-sample losses that ``update`` returns
-  become the new priorities;
+  become the new priorities. Stacked frames (Atari's 4 x 84 x 84 uint8) go to uniform replay
+  that stores each frame once (``framework/data/frames.py``: a ``FrameAdder`` per collector,
+  n-step returns folded at sample time), about 1/8 of the memory;
 - cadence: ``train_freq`` env steps per collection phase, ``gradient_steps`` updates per phase
   once the buffer holds ``learning_starts`` transitions (every phase for a dataset);
 - warm-up: while ``env_steps < learning_starts``, exploring actions are uniformly random;
@@ -32,6 +34,7 @@ from algos.base.policy import ActMode
 from algos.base.torch_policy import TorchPolicy
 from framework.data.adders import NStepAdder
 from framework.data.buffers import PrioritizedReplayBuffer, ReplayBuffer
+from framework.data.frames import FrameAdder, FrameReplayBuffer, is_frame_stack
 from framework.data.types import ActOutput, BufferStatus, LearnOutput, ReplayBatch, SampleSpec
 
 
@@ -89,14 +92,26 @@ class OffPolicyPolicy(TorchPolicy):
         raise NotImplementedError
 
     # ---- data --------------------------------------------------------------------------------
-    def make_adder(self, n_envs: int) -> NStepAdder:
+    @property
+    def frame_replay(self) -> bool:
+        """Whether replay stores frames once (stacked frames, uniform replay; PER keeps the
+        dense store for now)."""
+        space = self.obs_space
+        return self.cfg.buffer_type == "REPLAY_QUE" and is_frame_stack(space.shape, space.dtype)
+
+    def make_adder(self, n_envs: int) -> NStepAdder | FrameAdder:
+        if self.frame_replay:  # n-step returns are folded at sample time
+            return FrameAdder(n_envs)
         return NStepAdder(self.cfg.n_step, self.cfg.gamma)
 
-    def make_buffer(self, parts_per_update: int = 1) -> ReplayBuffer:
+    def make_buffer(self, parts_per_update: int = 1) -> ReplayBuffer | FrameReplayBuffer:
+        c = self.cfg
         seed = self.buffer_seed
-        if self.cfg.buffer_type == "PER_QUE":
-            return PrioritizedReplayBuffer(self.cfg.buffer_size, self.cfg.per_alpha, seed)
-        return ReplayBuffer(self.cfg.buffer_size, seed)
+        if self.frame_replay:
+            return FrameReplayBuffer(c.buffer_size, c.n_step, c.gamma, seed)
+        if c.buffer_type == "PER_QUE":
+            return PrioritizedReplayBuffer(c.buffer_size, c.per_alpha, seed)
+        return ReplayBuffer(c.buffer_size, seed)
 
     def collect_steps(self, n_envs: int) -> int:
         return -(-self.cfg.train_freq // n_envs)  # train_freq env steps, whole vector steps

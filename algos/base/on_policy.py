@@ -8,7 +8,8 @@ An on-policy algorithm (PPO, A2C, REINFORCE) builds an :class:`~algos.base.netwo
   (``greedy``); Box actions reach the env clipped to the bounds by the action scaler, while the
   raw sample travels in the extras (``raw_action``) with its ``log_prob`` for the ratio;
 - storage: the rollout as collected (``n_steps`` per env; one part per Ray worker);
-- learning: V(s) and V(s') in one forward pass, advantages by GAE or Monte-Carlo returns
+- learning: V(s) and V(s') in one forward pass (with a shared trunk V(s) comes with the actions,
+  and only final observations need a pass), advantages by GAE or Monte-Carlo returns
   (``advantage``), optional per-batch standardization, then ``n_epochs`` passes of minibatches
   of ``batch_size``, each one ``optimize`` step of ``loss``; ``stop_epochs`` ends the passes
   early (PPO's KL limit).
@@ -89,6 +90,9 @@ class OnPolicyPolicy(TorchPolicy):
         self.ac = self.add_network("ac", ac, acting=True)
         optim_kw.setdefault("eps", 1e-5)
         self.add_optimizer("ac", self.ac.parameters(), c.lr, optimizer, **optim_kw)
+        # a shared trunk gives V(s) with each action for the price of the value head: acting
+        # keeps it (extras["value"]) and learning skips most of its value pass (CleanRL does so)
+        self.values_at_act = shared_trunk
         return self.ac
 
     # ---- acting ---------------------------------------------------------------------------
@@ -98,25 +102,38 @@ class OnPolicyPolicy(TorchPolicy):
 
     def act(self, obs: np.ndarray, mode: ActMode = "explore") -> ActOutput:
         self.set_training(mode != "greedy")
+        extras: dict[str, np.ndarray] = {}
         with torch.no_grad():
-            out = self.ac.actor_out(self.preprocess(obs))
+            x = self.preprocess(obs)
+            if self.values_at_act and mode == "explore":
+                out, value = self.ac.actor_value(x)
+                extras["value"] = value.cpu().numpy()
+            else:
+                out = self.ac.actor_out(x)
             if self.continuous:
                 if mode == "greedy":
                     return ActOutput(self.scaler.clip_np(out.cpu().numpy()), {})
                 raw, log_prob = gaussian_sample(out, self.ac.log_std)
                 raw = raw.cpu().numpy()
-                extras = {"raw_action": raw, "log_prob": log_prob.cpu().numpy()}
+                extras.update(raw_action=raw, log_prob=log_prob.cpu().numpy())
                 return ActOutput(self.scaler.clip_np(raw), extras)
             if mode == "greedy":
                 return ActOutput(out.argmax(dim=-1).cpu().numpy() + self.action_start, {})
             action, log_prob = categorical_sample(out)
-        return ActOutput(
-            action.cpu().numpy() + self.action_start, {"log_prob": log_prob.cpu().numpy()}
-        )
+        extras["log_prob"] = log_prob.cpu().numpy()
+        return ActOutput(action.cpu().numpy() + self.action_start, extras)
 
     def log_prob_entropy(self, obs: torch.Tensor, actions: torch.Tensor):
         """Log-probabilities of ``actions`` (policy units) and entropies under the current policy."""
-        out = self.ac.actor_out(obs)
+        return self._log_prob_entropy(self.ac.actor_out(obs), actions)
+
+    def evaluate(self, obs: torch.Tensor, actions: torch.Tensor):
+        """Log-probabilities of ``actions``, entropies and values under the current policy, with
+        one pass of a shared trunk."""
+        out, value = self.ac.actor_value(obs)
+        return (*self._log_prob_entropy(out, actions), value)
+
+    def _log_prob_entropy(self, out: torch.Tensor, actions: torch.Tensor):
         if self.continuous:
             log_std = self.ac.log_std
             return gaussian_log_prob(out, log_std, actions), gaussian_entropy(
@@ -166,16 +183,20 @@ class OnPolicyPolicy(TorchPolicy):
         self.set_training(True)
         T, N = batch.rewards.shape
         flat = lambda a: a.reshape(T * N, *a.shape[2:])  # noqa: E731
-        obs_all = self.preprocess(np.concatenate([flat(batch.obs), flat(batch.next_obs)]))
-        with torch.no_grad():
-            v_all = self.ac.value(obs_all).cpu().numpy()  # V(s) and V(s') in one pass
-        values = v_all[: T * N].reshape(T, N)
-        adv, returns = self.advantages(batch, values, v_all[T * N :].reshape(T, N))
+        if "value" in batch.extras:  # V(s) from acting
+            b_obs = self.preprocess(flat(batch.obs))
+            values, next_values = batch.extras["value"], self.next_values(batch)
+        else:
+            obs_all = self.preprocess(np.concatenate([flat(batch.obs), flat(batch.next_obs)]))
+            with torch.no_grad():
+                v_all = self.ac.value(obs_all).cpu().numpy()  # V(s) and V(s') in one pass
+            b_obs = obs_all[: T * N]
+            values, next_values = v_all[: T * N].reshape(T, N), v_all[T * N :].reshape(T, N)
+        adv, returns = self.advantages(batch, values, next_values)
         dev = self.device
         actions = (
             batch.extras["raw_action"] if self.continuous else batch.actions - self.action_start
         )
-        b_obs = obs_all[: T * N]
         b_act = torch.as_tensor(flat(actions), device=dev)
         b_logp = torch.as_tensor(flat(batch.extras["log_prob"]), device=dev)
         b_adv = torch.as_tensor(flat(adv), device=dev)
@@ -216,6 +237,20 @@ class OnPolicyPolicy(TorchPolicy):
             explained_var=float("nan") if var_y == 0 else 1 - float(np.var(y - y_pred)) / var_y,
         )
         return LearnOutput(metrics)
+
+    def next_values(self, batch: StepBatch) -> np.ndarray:
+        """V(s') of every step when V(s) came with the actions: where the episode goes on, s'
+        is the next step's s; only final observations and the last step's need a pass."""
+        values = batch.extras["value"]
+        out = np.empty_like(values)
+        out[:-1] = values[1:]
+        need = batch.terminated | batch.truncated
+        need[-1] = True
+        rows = np.flatnonzero(need)  # into the flat [T * N] view
+        next_obs = batch.next_obs.reshape(-1, *batch.next_obs.shape[2:])[rows]
+        with torch.no_grad():
+            out.reshape(-1)[rows] = self.ac.value(self.preprocess(next_obs)).cpu().numpy()
+        return out
 
     def loss(self, mb: Minibatch) -> tuple[torch.Tensor, dict[str, float]]:
         """The loss of one minibatch and its statistics (floats); set ``self.stop_epochs`` to

@@ -156,6 +156,12 @@ class BasePolicy:
     def learn(self, batch) -> LearnOutput:
         raise NotImplementedError
 
+    def state_values(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per-state values V(s) and greedy actions, each [n_states], for Discrete observations
+        (the value map drawn for grid worlds, ``figs/values.png``); None when the policy keeps
+        no table of them."""
+        return None
+
     # ---- schedules ----------------------------------------------------------------------------
     @property
     def progress(self) -> float:

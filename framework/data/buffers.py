@@ -64,6 +64,17 @@ class ReplayBuffer:
     def _on_add(self, idx: np.ndarray) -> None:
         pass
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickling (a buffer sent to the Ray DataServer, whose object store hands out
+        read-only arrays): keep writable copies of the arrays."""
+
+        def writable(v):
+            if isinstance(v, dict):
+                return {k: writable(x) for k, x in v.items()}
+            return v.copy() if isinstance(v, np.ndarray) and not v.flags.writeable else v
+
+        self.__dict__.update({k: writable(v) for k, v in state.items()})
+
     def sample(self, batch_size: int, beta: float | None = None) -> ReplayBatch:
         """A uniform minibatch (``beta`` is PER's and ignored here)."""
         idx = self.rng.integers(0, self.size, size=batch_size)

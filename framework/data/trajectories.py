@@ -20,7 +20,9 @@ Files live in a run's results directory (``<task_dir>/results``):
   order, each with at most ``shard_size`` trajectories; every trajectory is in
   exactly one shard).
 
-A shard is written as soon as it is full, so a crashed run loses at most the
+A shard is full at ``shard_size`` trajectories or at ``max_bytes`` (default
+:data:`SHARD_BYTES`; image observations counted packed) of array data, whichever
+comes first; it is written as soon as it is full, so a crashed run loses at most the
 shard being filled. Every write is atomic (to a hidden temp file in the
 same directory, flush + fsync, ``os.replace``), so a reader never sees a half
 written shard.
@@ -29,6 +31,10 @@ Each file is an rldojo archive (``framework/records/archive.py``: a NumPy ``.npz
 ``.npy`` arrays plus one JSON structure; no pickle, so loading one cannot run code) of::
 
     {"format": "rldojo-trajs-2", "shard": k, "trajectories": [traj, ...]}
+
+(A trajectory with uint8 image observations, such as Atari's frame stacks, holds
+``packed_images`` (see ``framework/data/frames.py``: each frame once, zlib) instead
+of ``observations`` and ``next_observations``; the loaders below unpack it.)
 
 and each trajectory is a dict::
 
@@ -67,6 +73,7 @@ from typing import Any
 import numpy as np
 
 from config.base import UserError
+from framework.data.frames import pack_images, unpack_images
 from framework.records.archive import ArchiveError, read_archive, write_archive
 from framework.records.io import fsync_dir
 
@@ -82,6 +89,8 @@ __all__ = [
 ]
 
 SHARD_SIZE = 1000
+SHARD_BYTES = 256 * 2**20  # array data per shard (a packed Atari game is 0.1-1 MB)
+_ENTRY_BYTES = 256  # what an .npz entry adds to its array: zip headers, .npy header
 FORMAT = "rldojo-trajs-2"
 
 ARRAY_KEYS = (
@@ -245,6 +254,17 @@ class EpisodeAssembler:
 # --------------------------------------------------------------------------- writing
 
 
+def _archive_bytes(tree: Any) -> int:
+    """About the bytes ``tree`` takes in an archive: its arrays and their entries."""
+    if isinstance(tree, np.ndarray):
+        return tree.nbytes + _ENTRY_BYTES
+    if isinstance(tree, dict):
+        return sum(_archive_bytes(v) for v in tree.values())
+    if isinstance(tree, (list, tuple)):
+        return sum(_archive_bytes(v) for v in tree)
+    return 16  # a number or string in the JSON structure
+
+
 def _shard_files_in(directory: Path) -> list[Path]:
     return [p for p in directory.iterdir() if p.is_file() and _SHARD_RE.match(p.name)]
 
@@ -261,12 +281,18 @@ class ShardWriter:
     """
 
     def __init__(
-        self, results_dir: PathLike, shard_size: int = SHARD_SIZE, overwrite: bool = False
+        self,
+        results_dir: PathLike,
+        shard_size: int = SHARD_SIZE,
+        overwrite: bool = False,
+        max_bytes: int = SHARD_BYTES,
     ) -> None:
         if shard_size < 1:
             raise ValueError(f"shard_size must be >= 1, got {shard_size}")
         self.results_dir = Path(results_dir)
         self.shard_size = int(shard_size)
+        self.max_bytes = int(max_bytes)
+        self._bytes = 0
         if self.results_dir.is_dir():
             stale = sorted(_shard_files_in(self.results_dir))
             if stale and not overwrite:
@@ -302,11 +328,12 @@ class ShardWriter:
             raise RuntimeError("ShardWriter is closed")
         if not isinstance(traj, dict):
             raise TypeError(f"trajectory must be a dict, got {type(traj).__name__}")
-        traj = dict(traj)
+        traj = pack_trajectory(traj)
         if traj.get("episode") is None:
             traj["episode"] = self.n_total
         self._buffer.append(traj)
-        if len(self._buffer) >= self.shard_size:
+        self._bytes += _archive_bytes(traj)
+        if len(self._buffer) >= self.shard_size or self._bytes >= self.max_bytes:
             self._write(f"trajs_{len(self._files)}.npz")
 
     def extend(self, trajs: Iterable[dict[str, Any]]) -> None:
@@ -322,6 +349,7 @@ class ShardWriter:
         self._files.append(path)
         self._n_written += len(self._buffer)
         self._buffer = []
+        self._bytes = 0
 
     def close(self) -> list[Path]:
         """Write the partial shard and return the files written; later calls do nothing."""
@@ -423,9 +451,34 @@ def _load_shard(path: Path) -> list[dict[str, Any]]:
     trajs = shard.get("trajectories")
     if not isinstance(trajs, list):
         raise _corrupt(path, "'trajectories' is missing or not a list")
-    for n, traj in enumerate(trajs):
-        _check_trajectory(path, n, traj)
+    for n, traj in enumerate(trajs):  # packed ones are checked as they are unpacked
+        if not (isinstance(traj, dict) and "packed_images" in traj):
+            _check_trajectory(path, n, traj)
     return trajs
+
+
+def pack_trajectory(traj: dict[str, Any]) -> dict[str, Any]:
+    """A copy with uint8 image observations packed (``packed_images``); others as they are."""
+    traj = dict(traj)
+    obs = traj.get("observations")
+    if isinstance(obs, np.ndarray) and obs.dtype == np.uint8 and obs.ndim >= 3:
+        traj["packed_images"] = pack_images(obs, traj.pop("next_observations"))
+        del traj["observations"]
+    return traj
+
+
+def _unpacked(path: Path, n: int, traj: Any) -> dict[str, Any]:
+    """A trajectory of a shard with its image observations unpacked, checked."""
+    if isinstance(traj, dict) and "packed_images" in traj:
+        traj = dict(traj)
+        try:
+            traj["observations"], traj["next_observations"] = unpack_images(
+                traj.pop("packed_images")
+            )
+        except Exception as exc:  # zlib, shapes, missing keys: all mean a damaged file
+            raise _corrupt(path, f"trajectory {n} has damaged packed images ({exc})") from exc
+    _check_trajectory(path, n, traj)
+    return traj
 
 
 def _check_trajectory(path: Path, n: int, traj: Any) -> None:
@@ -448,7 +501,8 @@ def _check_trajectory(path: Path, n: int, traj: Any) -> None:
 def iter_trajectories(source: PathLike | Sequence[PathLike]) -> Iterator[dict[str, Any]]:
     """Yield trajectories in order, loading one shard at a time (bounded memory)."""
     for path in trajectory_files(source):
-        yield from _load_shard(path)
+        for n, traj in enumerate(_load_shard(path)):  # images unpacked one at a time
+            yield _unpacked(path, n, traj)
 
 
 def load_transitions(source: PathLike | Sequence[PathLike]) -> dict[str, np.ndarray]:

@@ -107,6 +107,17 @@ def write_archive(path: str | Path, tree: Any, compress: bool = False) -> Path:
     return atomic_write(path, lambda f: save(f, **arrays))
 
 
+def array_bytes(tree: Any) -> int:
+    """The bytes of the numpy arrays in ``tree`` (what dominates its archive's size)."""
+    if isinstance(tree, np.ndarray):
+        return tree.nbytes
+    if isinstance(tree, dict):
+        return sum(array_bytes(v) for v in tree.values())
+    if isinstance(tree, (list, tuple)):
+        return sum(array_bytes(v) for v in tree)
+    return 0
+
+
 class ArchiveError(ValueError):
     """Not a readable rldojo archive."""
 

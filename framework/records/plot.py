@@ -1,6 +1,7 @@
 """Reward figures: training returns (raw and smoothed) and evaluation returns against env steps;
 for test runs, each test episode's return as a point with their mean. Drawn from the run's CSV
-files at its end (no rows are kept in memory while it runs)."""
+files at its end (no rows are kept in memory while it runs). And the value map of a grid world
+(state values as a heat map, the greedy action in each cell)."""
 
 from __future__ import annotations
 
@@ -91,6 +92,36 @@ def draw_rewards(ax, episodes: list[dict], evals: list[dict], test: bool) -> Non
     ax.legend(loc="best")
 
 
+def plot_value_map(
+    path: Path, title: str, values: list, actions: list, arrows: str, desc: list[str]
+) -> None:
+    """Heat map of the state values on the grid ``desc`` (one string per row; cells marked H,
+    G or C (holes, goal, cliff) are ends and get their letter), with an arrow for the greedy
+    action in every other cell; ``arrows[a]`` is the arrow of action a."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grid = np.asarray(values, float).reshape(len(desc), len(desc[0]))
+    acts = np.asarray(actions, int).reshape(grid.shape)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.7 * grid.shape[1], 0.9 + 0.7 * grid.shape[0]))
+    image = ax.imshow(grid, cmap="viridis")
+    fig.colorbar(image, ax=ax, label="state value (max_a Q)", shrink=0.8)
+    for (r, c), v in np.ndenumerate(grid):
+        cell = desc[r][c]
+        mark = cell if cell in "HGC" else arrows[acts[r, c]]
+        ax.text(c, r, mark, ha="center", va="center", color="white", fontsize=14)
+        if cell not in "HGC":
+            ax.text(c, r + 0.35, f"{v:.2f}", ha="center", va="center", color="white", fontsize=6)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title)
+    fig.tight_layout()
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
+    plt.close(fig)
+
+
 _ROOT = str(Path(__file__).resolve().parents[2])
 _SERVE = (
     f"import sys; sys.path.insert(0, {_ROOT!r}); from framework.records.plot import serve; serve()"
@@ -122,6 +153,11 @@ def serve() -> None:
         return
     r = json.loads(request)
     plot_rewards(Path(r["path"]), r["title"], r["episodes"], r["evals"], False, r["test"])
+    if r.get("value_map"):
+        m = r["value_map"]
+        plot_value_map(
+            Path(m["path"]), m["title"], m["values"], m["actions"], m["arrows"], m["desc"]
+        )
 
 
 class FigureWriter:
@@ -148,12 +184,24 @@ class FigureWriter:
             except OSError:
                 self.proc = None
 
-    def write(self, episodes_csv: Path, evals_csv: Path | None = None, test: bool = False) -> None:
-        if self.proc is not None and self._write_remote(episodes_csv, evals_csv, test):
+    def write(
+        self,
+        episodes_csv: Path,
+        evals_csv: Path | None = None,
+        test: bool = False,
+        value_map: dict | None = None,
+    ) -> None:
+        """Draw the reward curve, and the value map when one is given (the keyword arguments
+        of :func:`plot_value_map`, drawn only when the figure is saved)."""
+        if self.proc is not None and self._write_remote(episodes_csv, evals_csv, test, value_map):
             return
         plot_rewards(self.path, self.title, episodes_csv, evals_csv, self.show, test)
+        if value_map and self.path is not None:
+            plot_value_map(**value_map)
 
-    def _write_remote(self, episodes_csv: Path, evals_csv: Path | None, test: bool) -> bool:
+    def _write_remote(
+        self, episodes_csv: Path, evals_csv: Path | None, test: bool, value_map: dict | None
+    ) -> bool:
         proc, self.proc = self.proc, None
         request = {
             "path": str(self.path),
@@ -161,6 +209,7 @@ class FigureWriter:
             "episodes": str(episodes_csv),
             "evals": str(evals_csv) if evals_csv is not None else None,
             "test": test,
+            "value_map": value_map,
         }
         try:
             proc.communicate(json.dumps(request, default=float).encode(), timeout=120)
@@ -168,7 +217,8 @@ class FigureWriter:
             proc.kill()
             proc.wait()
             return False
-        return proc.returncode == 0 and self.path.is_file()
+        drawn = value_map is None or Path(value_map["path"]).is_file()
+        return proc.returncode == 0 and self.path.is_file() and drawn
 
     def close(self) -> None:
         """Stop the helper without drawing (a run that ends before its figure)."""

@@ -31,6 +31,13 @@ class Collector:
     per-env episode accounting. Acts with ``policy.act(obs, "explore")``, batched; the actions
     it stores are the ones the envs executed.
 
+    Episodes (the records and trajectories) are the envs' episodes with the summed rewards they
+    returned, unless the vector env reports its own in ``info["episode"] = {"r": returns,
+    "l": lengths}`` with the mask ``info["_episode"]`` (gymnasium's RecordEpisodeStatistics
+    convention): then those are recorded, e.g. whole Atari games with raw scores while learning
+    sees life losses as episode ends and clipped rewards. Trajectories then end where those
+    episodes end.
+
     ``seeds``: one reset seed per env (from the run's seed streams), or None (unseeded)."""
 
     def __init__(self, cfg, policy, n_envs: int, seeds: list[int] | None, assembler=None):
@@ -71,17 +78,20 @@ class Collector:
             next_buf[t], term_buf[t], trunc_buf[t] = real_next, terminated, truncated
             for k, v in extra.items():
                 extras[k][t] = v
-            if self.assembler is not None:
-                trajectories += self.assembler.add_step(
-                    self.obs, actions, rewards, real_next, terminated, truncated
-                )
             self.ep_return += rewards
             self.ep_length += 1
-            if done.any():
-                for i in np.flatnonzero(done):
-                    episodes.append(Episode(float(self.ep_return[i]), int(self.ep_length[i]), t))
-                self.ep_return[done] = 0.0
-                self.ep_length[done] = 0
+            ended, ret, length = done, self.ep_return, self.ep_length
+            if "_episode" in info:  # the env reports its own episodes (e.g. whole games)
+                ended, ret, length = info["_episode"], info["episode"]["r"], info["episode"]["l"]
+            if self.assembler is not None:
+                trajectories += self.assembler.add_step(
+                    self.obs, actions, rewards, real_next, terminated & ended, truncated & ended
+                )
+            if ended.any():
+                for i in np.flatnonzero(ended):
+                    episodes.append(Episode(float(ret[i]), int(length[i]), t))
+                self.ep_return[ended] = 0.0
+                self.ep_length[ended] = 0
             self.obs = next_obs
         batch = StepBatch(obs_buf, act_buf, rew_buf, next_buf, term_buf, trunc_buf, extras)
         if self.reward_scaler is not None:

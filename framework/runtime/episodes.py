@@ -16,7 +16,7 @@ from config.base import UserError
 from framework.records.taskdir import CsvLog, TaskDir
 from framework.runtime.evaluator import Evaluator
 from framework.runtime.faults import attempt, is_disk_error, write_error
-from framework.runtime.learner import figure_writer
+from framework.runtime.learner import figure_writer, grid_value_map
 from framework.runtime.loop import make_assembler
 from framework.runtime.render import effective_render_mode, make_render_env, save_gif
 from framework.runtime.seeding import COLLECT, TEST, stream_rng
@@ -165,7 +165,8 @@ def run_episodes(cfg, task: TaskDir, setup) -> dict:
         }
         attempt(lambda: task.write_summary(summary), errors)
         if figure is not None:
-            attempt(lambda: figure.write(ep_csv.path, test=True), errors)
+            value_map = grid_value_map(cfg, task, policy)
+            attempt(lambda: figure.write(ep_csv.path, test=True, value_map=value_map), errors)
         ep_csv.close()
         evaluator.close()
         if returns:

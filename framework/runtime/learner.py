@@ -19,7 +19,7 @@ import numpy as np
 
 from framework.data.datasets import normalized_score
 from framework.data.types import Record
-from framework.records.archive import write_archive
+from framework.records.archive import array_bytes, write_archive
 from framework.records.taskdir import CsvLog, TaskDir
 from framework.runtime.clock import Clock, Counters
 from framework.runtime.evaluator import Evaluator
@@ -385,7 +385,7 @@ class Learner:
         if not g.save_buffer or self.buffer is None or self.buffer.status().kind != "replay":
             return
         state = self.buffer.state_dict()
-        size = sum(a.nbytes for a in state.get("store", {}).values())
+        size = array_bytes(state)  # every array: the frame replay keeps its frames apart
         if size > g.buffer_save_limit_mb * 2**20:
             self.log.warning(
                 "replay buffer not saved: %.0f MB is above buffer_save_limit_mb (%d); a resumed "
@@ -491,7 +491,13 @@ class Learner:
         summary = self.summary(interrupted, files, extra)
         attempt(lambda: self.task.write_summary(summary), errors)
         if self.figure is not None:
-            attempt(lambda: self.figure.write(self.ep_csv.path, self.eval_csv.path), errors)
+            value_map = grid_value_map(self.cfg, self.task, self.policy)
+            attempt(
+                lambda: self.figure.write(
+                    self.ep_csv.path, self.eval_csv.path, value_map=value_map
+                ),
+                errors,
+            )
         for log in (self.ep_csv, self.eval_csv, self.update_csv):
             if log is not None:
                 log.close()
@@ -527,3 +533,45 @@ def figure_writer(cfg, task: TaskDir):
         logging.getLogger("rldojo").warning("show_fig: no display found; figure saved only")
     title = f"{g.mode} {getattr(cfg.env, 'id', g.env_name)} {g.algo_name}"
     return FigureWriter(task.figs / "rewards.png" if g.save_fig else None, title, show)
+
+
+# the arrow of each action in the grid worlds whose value map is drawn (gymnasium's numbering)
+GRID_ARROWS = {
+    "FrozenLakeEnv": "\u2190\u2193\u2192\u2191",
+    "CliffWalkingEnv": "\u2191\u2192\u2193\u2190",
+}
+
+
+def grid_value_map(cfg, task: TaskDir, policy) -> dict | None:
+    """The value map request (:func:`framework.records.plot.plot_value_map`) for
+    ``figs/values.png`` when the env is a grid world (FrozenLake, CliffWalking) and the policy
+    keeps state values; None otherwise."""
+    if not cfg.general.save_fig:
+        return None
+    values = policy.state_values()
+    if values is None:
+        return None
+    from envs.vector import make_single
+
+    env = make_single(cfg)
+    grid = env.unwrapped
+    env.close()
+    kind = type(grid).__name__
+    if kind == "FrozenLakeEnv":
+        desc = [b"".join(row).decode() for row in grid.desc]
+    elif kind == "CliffWalkingEnv":
+        desc = ["".join("C" if cliff else "." for cliff in row) for row in grid._cliff]
+        desc[-1] = desc[-1][:-1] + "G"
+    else:
+        return None
+    if len(values[0]) != len(desc) * len(desc[0]):
+        return None
+    g = cfg.general
+    return {
+        "path": str(task.figs / "values.png"),
+        "title": f"{g.mode} {cfg.env.id} {g.algo_name}: state values, greedy actions",
+        "values": values[0].tolist(),
+        "actions": (values[1] - policy.action_space.start).tolist(),
+        "arrows": GRID_ARROWS[kind],
+        "desc": desc,
+    }

@@ -85,7 +85,8 @@ def build_policy(
             cfg.algo,
             obs_space,
             action_space,
-            device=device or resolve_device(cfg.general.device),
+            # a policy without torch (tabular) runs on the CPU and never imports torch
+            device=device or (resolve_device(cfg.general.device) if cls.uses_torch else "cpu"),
             seed=seed,
             budget=budget_of(cfg),
             name=cfg.general.algo_name,

@@ -1,0 +1,14 @@
+"""Run a peer's script unmodified with ale-py's ids registered (ale-py >= 0.9 registers them
+on import; scripts written for ale-py 0.8's gymnasium plugin do not import it).
+
+    python run_with_ale.py path/to/ppo_atari.py --total-timesteps 4096
+"""
+
+import runpy
+import sys
+
+import ale_py  # noqa: F401  (registers ALE/... and *NoFrameskip-v4 ids)
+
+script = sys.argv[1]
+sys.argv = sys.argv[1:]
+runpy.run_path(script, run_name="__main__")

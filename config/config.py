@@ -31,10 +31,19 @@ class GeneralConfig(BaseConfig):
     max_step: int = -1
     """Step limit per episode (truncation); -1 keeps the env's own limit."""
     max_env_steps: int = 40_000
-    """Total env-step budget of a training run (-1: no limit)."""
+    """Total env-step budget of a training run (-1: no limit). Not used with a dataset."""
+    dataset: str | list[str] | None = None
+    """Train offline from this dataset instead of stepping envs (null: learn online): a task
+    directory of rldojo trajectory shards (results/trajs*.npz, written by mode collect), a
+    shard file, a list of those, or minari:<dataset id or path> (a Minari dataset in the local
+    store; needs the minari extra). Evaluation still runs on env_cfg's env, whose id defaults
+    to the dataset's. The run's clock counts update steps: max_update_steps is its budget,
+    online_eval_fre and schedule_steps are in update steps."""
+    max_update_steps: int = -1
+    """Update-step budget of a training run (-1: no limit); the budget of a run with a dataset."""
     schedule_steps: int | None = None
-    """Env steps over which linear schedules (learning rate, entropy, PER beta) run; null:
-    max_env_steps. A resumed run keeps the schedule of the run it continues unless this is set
+    """Steps over which linear schedules (learning rate, entropy, PER beta) run, on the run's
+    clock (update steps with a dataset); null: max_env_steps (max_update_steps). A resumed run keeps the schedule of the run it continues unless this is set
     (then the log says that the schedule changed)."""
     load_checkpoint: bool = False
     """Load load_path before running (test, render and collect need it; train resumes from it)."""
@@ -49,7 +58,8 @@ class GeneralConfig(BaseConfig):
     online_eval_episode: int = 10
     """Episodes per online evaluation."""
     online_eval_fre: int = 5_000
-    """Env steps between online evaluations."""
+    """Steps between online evaluations, on the run's clock: env steps, or update steps for a
+    run with a dataset."""
     model_save_fre: int = 0
     """Write models/<update_step>.pt every this many update steps (0: only the final one)."""
     save_buffer: bool = True
@@ -134,7 +144,31 @@ class GeneralConfig(BaseConfig):
         require(self.worker_max_restarts >= -1, "worker_max_restarts", "must be >= -1 (-1: always)")
         require(self.torch_threads >= 1, "torch_threads", "must be >= 1")
         require(0.0 <= self.collect_epsilon <= 1.0, "collect_epsilon", "must be in [0, 1]")
-        if self.mode == "train":
+        require(
+            self.max_update_steps == -1 or self.max_update_steps > 0,
+            "max_update_steps",
+            "must be -1 or > 0",
+        )
+        if self.dataset is not None:
+            names = [self.dataset] if isinstance(self.dataset, str) else self.dataset
+            require(
+                bool(names) and all(isinstance(n, str) and n.strip() for n in names),
+                "dataset",
+                "must name a task directory, a trajs*.npz file, a list of those or minari:<id>",
+            )
+            require(
+                self.mp_backend == "single",
+                "dataset",
+                "offline training runs on the single backend; set general_cfg.mp_backend: single",
+            )
+        if self.mode == "train" and self.dataset is not None:
+            require(
+                self.max_update_steps > 0
+                or (self.reward_threshold is not None and self.online_eval),
+                "max_update_steps",
+                "training from a dataset would never stop: set max_update_steps or reward_threshold",
+            )
+        elif self.mode == "train":
             require(
                 self.max_env_steps > 0
                 or self.max_episode > 0

@@ -12,7 +12,9 @@ acting deterministic, one ``learn`` on a small batch collected from the env retu
 metrics, a state round trip through a checkpoint file giving identical greedy actions (and the
 actor state, as Ray workers use it). Unsupported pairs are refused with a one-line error naming
 the key to change. Each algorithm also trains briefly on both backends (single, Ray; Ray runs of
-algorithms whose policy and buffer classes another one covers are marked slow).
+algorithms whose policy and buffer classes another one covers are marked slow); offline
+algorithms (``offline``) train from a small synthetic dataset of the probe env instead, on the
+single backend only.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from algos.base.spaces import UnsupportedSpace, action_kind, obs_kind
 from config.loader import available, load_config
 from envs.vector import spaces_of
 from framework.api import run
+from framework.data.trajectories import EpisodeAssembler, ShardWriter
 from framework.records.checkpoint import read_checkpoint, save_checkpoint
 from framework.runtime.collector import Collector
 from framework.runtime.seeding import env_seeds
@@ -163,8 +166,37 @@ def test_unsupported_spaces_are_refused(algo, obs, action):
     assert "\n" not in message and "general_cfg.algo_name" in message, message
 
 
+def synthetic_dataset(cfg, root: Path, episodes: int = 8) -> Path:
+    """Random-action episodes of the config's env, written as rldojo trajectory shards."""
+    env = _single(cfg)
+    meta = {"env_id": cfg.env.id, "algo": "random", "exploration": "random"}
+    assembler = EpisodeAssembler(1, meta)
+    with ShardWriter(root) as writer:
+        for episode in range(episodes):
+            obs, _ = env.reset(seed=episode)
+            env.action_space.seed(episode)
+            done = False
+            while not done:
+                action = env.action_space.sample()
+                nxt, reward, term, trunc, _ = env.step(action)
+                step = [np.asarray(x)[None] for x in (obs, action, reward, nxt, term, trunc)]
+                writer.extend(assembler.add_step(*step))
+                obs, done = nxt, term or trunc
+    env.close()
+    return root
+
+
 def smoke_args(algo: str, tmp_path: Path, *extra: str) -> list[str]:
     obs, action = next((o, a) for (al, o, a) in SUPPORTED if al == algo)
+    if policy_class(algo).offline:  # a dataset instead of the env; the clock counts updates
+        cfg = load_config(None, overrides(algo, obs, action))
+        data = synthetic_dataset(cfg, tmp_path / "dataset")
+        extra = (
+            f"general_cfg.dataset={data}",
+            "general_cfg.max_update_steps=20",
+            "general_cfg.online_eval_fre=10",
+            *extra,
+        )
     return [
         *overrides(algo, obs, action),
         "general_cfg.max_env_steps=400",
@@ -180,7 +212,10 @@ def smoke_args(algo: str, tmp_path: Path, *extra: str) -> list[str]:
 
 def check_run(summary: dict) -> None:
     root = Path(summary["task_dir"])
-    assert summary["env_steps"] >= 400 and summary["stop_reason"] == "max_env_steps", summary
+    if summary["stop_reason"] == "max_update_steps":  # offline
+        assert summary["update_steps"] >= 20 and summary["env_steps"] == 0, summary
+    else:
+        assert summary["env_steps"] >= 400 and summary["stop_reason"] == "max_env_steps", summary
     assert summary["update_steps"] > 0, "no update ran"
     for rel in (
         "config.yaml",
@@ -227,6 +262,8 @@ def ray_paths() -> list:
 
 @pytest.mark.parametrize("algo", ray_paths())
 def test_smoke_ray(algo, tmp_path, ray_session):
+    if policy_class(algo).offline:
+        pytest.skip("offline algorithms train from a dataset on the single backend")
     args = smoke_args(algo, tmp_path, "general_cfg.mp_backend=ray", "general_cfg.n_workers=2")
     summary = run(load_config(None, args))
     check_run(summary)

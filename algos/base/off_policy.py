@@ -65,6 +65,7 @@ LossTerm = Callable[..., tuple[torch.Tensor, dict[str, float]]]
 
 class OffPolicyPolicy(TorchPolicy):
     cfg: OffPolicyConfig
+    learns_from_datasets = True
 
     def __init__(self, cfg: OffPolicyConfig, obs_space, action_space, **kwargs):
         super().__init__(cfg, obs_space, action_space, **kwargs)

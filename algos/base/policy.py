@@ -19,7 +19,8 @@ counters. The framework never reaches inside; it calls:
 
 Declarations (class attributes) that the framework and the conformance suite read:
 ``obs_kinds`` / ``action_kinds`` (see ``algos/base/spaces.py``), ``stochastic`` (collect mode's
-``sampled`` is allowed) and ``exploration`` (the label of training-time actions in trajectory
+``sampled`` is allowed), ``offline`` / ``learns_from_datasets`` (trains only from / also from a
+dataset, ``general_cfg.dataset``) and ``exploration`` (the label of training-time actions in trajectory
 files). The budget (``Budget``) gives schedules their progress on the run's clock.
 """
 
@@ -61,6 +62,10 @@ class BasePolicy:
     action_kinds: ClassVar[tuple[str, ...]] = ("discrete",)
     stochastic: ClassVar[bool] = False
     """Whether ``act(obs, "sample")`` exists (a stochastic policy to sample from)."""
+    offline: ClassVar[bool] = False
+    """Learns from datasets only (``general_cfg.dataset`` is required to train it)."""
+    learns_from_datasets: ClassVar[bool] = False
+    """Can learn from a dataset (a buffer of kind ``dataset``) as well as from its own data."""
     uses_torch: ClassVar[bool] = False
     """Networks on a torch device (a tabular policy never imports torch)."""
 

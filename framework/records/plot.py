@@ -78,14 +78,15 @@ def draw_rewards(ax, episodes: list[dict], evals: list[dict], test: bool) -> Non
         rets = np.array([r["return"] for r in episodes], float)
         ax.plot(steps, rets, color="tab:blue", alpha=0.25, lw=0.8, label="episode return")
         ax.plot(steps, smooth(rets), color="tab:blue", lw=1.8, label="smoothed")
-    if evals:
-        steps = np.array([r["env_steps"] for r in evals])
+    offline = bool(evals) and not episodes and all(r["env_steps"] == 0 for r in evals)
+    if evals:  # an offline run (a dataset, no env steps) is drawn against update steps
+        steps = np.array([r["update_step" if offline else "env_steps"] for r in evals])
         mean = np.array([r["mean_return"] for r in evals], float)
         std = np.array([r["std_return"] for r in evals], float)
         ax.plot(steps, mean, "o-", color="tab:orange", lw=1.8, label="evaluation mean")
         ax.fill_between(steps, mean - std, mean + std, color="tab:orange", alpha=0.2)
     if not test:
-        ax.set_xlabel("env steps")
+        ax.set_xlabel("update steps" if offline else "env steps")
     ax.set_ylabel("return")
     ax.grid(alpha=0.3)
     ax.legend(loc="best")

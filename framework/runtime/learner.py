@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from framework.data.datasets import normalized_score
 from framework.data.types import Record
 from framework.records.archive import array_bytes, write_archive
 from framework.records.taskdir import CsvLog, TaskDir
@@ -71,13 +72,17 @@ class Learner:
         counters: Counters | None = None,
         console: Callable[[str], None] | None = None,
         on_eval: OnEval | None = None,
+        reference: tuple[float, float] | None = None,
     ):
         """``console``: where progress lines go instead of the terminal (a Ray Learner actor
         hands them to the driver, which prints them and draws the progress bar). ``on_eval``:
-        called with every evaluation; a string it returns stops the run with that reason."""
+        called with every evaluation; a string it returns stops the run with that reason.
+        ``reference``: a dataset's (ref_min_score, ref_max_score); evaluations then also report
+        the normalized score (D4RL: 0 at the minimum, 100 at the maximum)."""
         self.cfg, self.task, self.policy, self.clock = cfg, task, policy, clock
         self.console_sink = console
         self.on_eval = on_eval
+        self.reference = reference
         g = cfg.general
         self.log = logging.getLogger("rldojo")
         self.counters = counters or Counters()
@@ -95,6 +100,7 @@ class Learner:
                 "min_return",
                 "max_return",
                 "wall_time",
+                *(["normalized_score"] if reference is not None else []),
             ],
         )
         self.update_csv: CsvLog | None = None
@@ -118,7 +124,9 @@ class Learner:
         save_fre = g.model_save_fre
         self.next_save = (self.counters.update_steps // save_fre + 1) * save_fre if save_fre else 0
         self.tb = task.open_tensorboard() if g.tensorboard else None
-        self.progress = make_progress(g, self.counters.env_steps) if console is None else None
+        self.progress = (
+            make_progress(g, clock.now(self.counters), clock) if console is None else None
+        )
         self.figure = figure_writer(cfg, task)
         self.traj_writer = None
         if g.collect_traj:
@@ -206,6 +214,8 @@ class Learner:
             self.metrics.add(out.metrics)
         self.counters.update_steps = policy.update_step
         self.check_limits()
+        if self.clock.unit == "update_steps":
+            self._update_progress(n)
         return n
 
     def at_boundary(self) -> None:
@@ -225,6 +235,9 @@ class Learner:
             lambda o: self.policy.act(o, "greedy").actions, g.online_eval_episode
         )
         self.last_eval = res.mean
+        normalized = {}
+        if self.reference is not None:
+            normalized["normalized_score"] = round(normalized_score(res.mean, self.reference), 4)
         self.eval_csv.write(
             update_step=c.update_steps,
             env_steps=c.env_steps,
@@ -233,6 +246,7 @@ class Learner:
             min_return=float(res.returns.min()),
             max_return=float(res.returns.max()),
             wall_time=round(self.wall, 3),
+            **normalized,
         )
         metrics = self.metrics.pop()
         if metrics:
@@ -260,9 +274,13 @@ class Learner:
             res.std,
             " (best)" if improved else "",
         )
+        where = f"steps {c.env_steps:>8d}  episodes {c.episodes:>6d}"
+        if self.clock.unit == "update_steps":
+            where = f"updates {c.update_steps:>8d}"
+        score = f"  normalized {normalized['normalized_score']:6.1f}" if normalized else ""
         self.console(
-            f"[eval] steps {c.env_steps:>8d}  episodes {c.episodes:>6d}  "
-            f"return {res.mean:8.2f} +- {res.std:6.2f}{'  best' if improved else ''}"
+            f"[eval] {where}  return {res.mean:8.2f} +- {res.std:6.2f}{score}"
+            f"{'  best' if improved else ''}"
         )
         if g.reward_threshold is not None and res.mean >= g.reward_threshold:
             if c.threshold_env_steps is None:
@@ -424,6 +442,7 @@ class Learner:
             if self.threshold_wall is not None
             else None,
             "stop_reason": self.stop_reason,
+            **self._normalized_summary(),
             "error": self.error,
             "interrupted": interrupted is not None,
             "signal": interrupted,
@@ -432,6 +451,22 @@ class Learner:
                 k: v if math.isfinite(v) else None for k, v in self.last_metrics.items()
             },
             **(extra or {}),
+        }
+
+    def _normalized_summary(self) -> dict[str, Any]:
+        """D4RL normalized scores of the best and last evaluations (a dataset with reference
+        scores only)."""
+        if self.reference is None:
+            return {}
+        best, last = self.counters.best_eval, self.last_eval
+        return {
+            "reference_scores": list(self.reference),
+            "best_normalized_score": None
+            if best is None
+            else normalized_score(best, self.reference),
+            "last_normalized_score": None
+            if last is None
+            else normalized_score(last, self.reference),
         }
 
     def finish(
@@ -471,15 +506,19 @@ class Learner:
         return summary
 
 
-def make_progress(general, initial: int):
+def make_progress(general, initial: int, clock: Clock | None = None):
+    """A progress bar on the run's clock (env steps, or update steps offline)."""
     import sys
 
     if not general.progress or not sys.stderr.isatty():
         return None
     from tqdm import tqdm
 
-    total = general.max_env_steps if general.max_env_steps > 0 else None
-    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, mininterval=0.25)
+    if clock is None or clock.unit == "env_steps":
+        total, unit = (general.max_env_steps if general.max_env_steps > 0 else None), "step"
+    else:
+        total, unit = clock.budget, "update"
+    return tqdm(total=total, initial=initial, unit=unit, dynamic_ncols=True, mininterval=0.25)
 
 
 def figure_writer(cfg, task: TaskDir):

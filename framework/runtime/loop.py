@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 
 from algos.base.policy import NonFiniteError
+from framework.data.datasets import DatasetBuffer
 from framework.data.types import Chunk
 from framework.records.archive import read_archive
 from framework.runtime.clock import Clock, ClockUnit
@@ -27,7 +28,7 @@ from framework.runtime.learner import Learner, OnEval
 from framework.runtime.seeding import env_seeds, set_rng_state
 from framework.runtime.setup import buffer_path
 from framework.runtime.signals import at_boundary, interrupt_guard, signal_name
-from framework.runtime.sources import EnvSource
+from framework.runtime.sources import DatasetSource, EnvSource
 
 log = logging.getLogger("rldojo")
 
@@ -72,16 +73,43 @@ def make_assembler(cfg, setup, exploration: str, n_envs: int | None = None):
 
 
 def train_single(cfg, task, setup, on_eval: OnEval | None = None) -> dict:
-    """Train in this process on vectorized envs; returns the summary."""
+    """Train in this process, on vectorized envs or from the run's dataset; returns the
+    summary."""
     policy = setup.policy
-    learner = Learner(cfg, task, policy, make_clock(cfg), setup.counters, on_eval=on_eval)
-    n_envs = cfg.env.n_envs
-    assembler = make_assembler(cfg, setup, policy.exploration)
-    collector = Collector(cfg, policy, n_envs, env_seeds(setup.seed, n_envs), assembler)
-    source = EnvSource(collector, policy)
-    loop = TrainLoop(learner, policy, policy.make_buffer())
+    dataset = setup.dataset
+    unit: ClockUnit = "env_steps" if dataset is None else "update_steps"
+    reference = None if dataset is None else dataset.reference
+    learner = Learner(
+        cfg,
+        task,
+        policy,
+        make_clock(cfg, unit),
+        setup.counters,
+        on_eval=on_eval,
+        reference=reference,
+    )
+    collector = None
+    if dataset is None:
+        n_envs = cfg.env.n_envs
+        assembler = make_assembler(cfg, setup, policy.exploration)
+        collector = Collector(cfg, policy, n_envs, env_seeds(setup.seed, n_envs), assembler)
+        source = EnvSource(collector, policy)
+        loop = TrainLoop(learner, policy, policy.make_buffer())
+        learner.snapshot = lambda: {"collector": collector.state_dict()}
+    else:
+        source = DatasetSource()
+        loop = TrainLoop(learner, policy, dataset_buffer(policy, dataset))
+        learner.snapshot = lambda: {"dataset_buffer": loop.buffer.state_dict()}
+        if setup.resume is None and policy.observes:  # normalizer statistics of the dataset
+            policy.observe(dataset.observations)
+        learner.log.info(
+            "learning from %s: %d transitions in %d episodes of %s",
+            dataset.source,
+            len(dataset),
+            dataset.n_episodes,
+            dataset.env_id,
+        )
     learner.buffer = loop.buffer
-    learner.snapshot = lambda: {"collector": collector.state_dict()}
     if setup.resume is not None:
         resume(setup, learner, loop.buffer, collector)
     interrupted = None
@@ -109,6 +137,12 @@ def train_single(cfg, task, setup, on_eval: OnEval | None = None) -> dict:
         return learner.finish(interrupted)
 
 
+def dataset_buffer(policy, dataset) -> DatasetBuffer:
+    """The dataset as the transitions the policy's adder makes of it (n-step returns)."""
+    transitions = policy.make_adder(1)(dataset.steps())
+    return DatasetBuffer(transitions, getattr(policy, "buffer_seed", None))
+
+
 def resume(setup, learner: Learner, buffer, collector: Collector | None = None) -> None:
     """Continue the run a checkpoint's last.pt was saved from, at its loop boundary: learner,
     collector (envs, episodes in progress, adder, reward scaler), replay buffer, then every RNG
@@ -117,12 +151,18 @@ def resume(setup, learner: Learner, buffer, collector: Collector | None = None) 
     state = setup.resume
     learner.load_state_dict(state["learner"])
     notes = list(setup.notes)
-    if collector is None or "collector" not in state:
+    if buffer.status().kind == "dataset":  # offline: the dataset, and where sampling was
+        if "dataset_buffer" in state:
+            try:
+                buffer.load_state_dict(state["dataset_buffer"])
+            except ValueError as err:
+                notes.append(f"minibatches are drawn anew ({err})")
+    elif collector is None or "collector" not in state:
         notes.append("new episodes start (the envs' state is not part of this checkpoint)")
     elif not collector.load_state_dict(state["collector"]):
         notes.append("the envs could not be restored (see envs/state.py): new episodes start")
     saved = buffer_path(setup.checkpoint)
-    if saved.is_file():
+    if buffer.status().kind == "replay" and saved.is_file():
         try:
             buffer.load_state_dict(read_archive(saved)["buffer"])
         except ValueError as err:  # e.g. another buffer_size

@@ -18,8 +18,10 @@ import gymnasium as gym
 
 from algos.base.policy import BasePolicy, Budget
 from algos.base.spaces import UnsupportedSpace, action_kind, obs_kind
+from config.base import UserError
 from config.loader import Config, ConfigError, available, load_config
 from envs.vector import spaces_of
+from framework.data.datasets import Dataset, check_dataset, open_dataset
 from framework.records.checkpoint import CheckpointError, read_checkpoint
 from framework.runtime.clock import Counters
 from framework.runtime.seeding import policy_seed, seed_everything
@@ -56,9 +58,18 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def offline(cfg: Config) -> bool:
+    """Whether this run learns from a dataset (general_cfg.dataset) instead of envs."""
+    return cfg.general.mode == "train" and cfg.general.dataset is not None
+
+
 def budget_of(cfg: Config) -> Budget:
-    """Linear schedules run over ``schedule_steps`` (or the env-step budget)."""
+    """Linear schedules run over ``schedule_steps`` (or the budget), on the run's clock: env
+    steps, or update steps for a run that learns from a dataset."""
     g = cfg.general
+    if offline(cfg):
+        total = g.schedule_steps or (g.max_update_steps if g.max_update_steps > 0 else None)
+        return Budget("update_steps", total)
     total = g.schedule_steps or (g.max_env_steps if g.max_env_steps > 0 else None)
     return Budget("env_steps", total)
 
@@ -168,6 +179,41 @@ def counters_of(data: dict[str, Any]) -> Counters:
     return Counters(**{k: v for k, v in data.get("counters", {}).items() if k in known})
 
 
+# ---- offline runs -----------------------------------------------------------------------------
+def open_run_dataset(cfg: Config) -> Dataset:
+    """The run's dataset; evaluation runs on the dataset's env unless env_cfg.id names another
+    (an id left at its default is taken from the dataset)."""
+    dataset = open_dataset(cfg.general.dataset)
+    env = cfg.env
+    if dataset.env_id and hasattr(env, "id") and env.id != dataset.env_id:
+        if env.id == type(env)().id:
+            env.id = dataset.env_id
+    if dataset.env_id is None and not hasattr(env, "id"):
+        raise UserError(
+            f"general_cfg.dataset: {dataset.source} names no env; set env_cfg to the env it was "
+            "recorded on (evaluation runs there)"
+        )
+    return dataset
+
+
+def check_offline(cfg: Config, policy: BasePolicy) -> None:
+    """An offline algorithm needs a dataset; an online one takes none unless it can learn from
+    one (off-policy algorithms can)."""
+    g = cfg.general
+    if g.mode != "train":
+        return
+    if type(policy).offline and g.dataset is None:
+        raise UserError(
+            f"general_cfg.dataset: {g.algo_name} learns offline; set general_cfg.dataset to a "
+            "task directory of trajs*.npz (mode collect), a shard file or minari:<id>"
+        )
+    if g.dataset is not None and not type(policy).learns_from_datasets:
+        raise UserError(
+            f"general_cfg.dataset: {g.algo_name} learns from its own rollouts, not from a "
+            "dataset; use an offline algorithm (BC, CQL, TD3BC, IQL) or an off-policy one"
+        )
+
+
 class Setup:
     """What a run checks and builds before its task directory exists: seeds, spaces, policy,
     the checkpoint it loads, and for a resumed run its counters, schedule and saved state
@@ -181,8 +227,12 @@ class Setup:
             torch.set_num_threads(g.torch_threads)
         self.cfg = cfg
         self.seed = seed_everything(g.seed)
+        self.dataset = open_run_dataset(cfg) if offline(cfg) else None
         self.obs_space, self.action_space = spaces_of(cfg)
+        if self.dataset is not None:
+            check_dataset(self.dataset, cfg.env.id, self.obs_space, self.action_space)
         self.policy = build_policy(cfg, self.obs_space, self.action_space, policy_seed(self.seed))
+        check_offline(cfg, self.policy)
         self.counters = Counters()
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
         self.resume: dict[str, Any] | None = None

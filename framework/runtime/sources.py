@@ -6,14 +6,26 @@ A source has ``next() -> Chunk``, ``clock_unit`` (the unit of the run's clock, s
 - :class:`EnvSource`: one collector stepping vectorized envs (single mode). Under Ray the
   workers and the DataServer play this part (``framework/ray``), delivering chunks whose data is
   already stored.
-- A dataset source (offline RL) delivers chunks without records or data (its buffer holds the
-  dataset, of kind ``dataset``), and its clock counts update steps.
+- :class:`DatasetSource` (offline RL): chunks without records or data (its buffer holds the
+  dataset, of kind ``dataset``); its clock counts update steps.
 """
 
 from __future__ import annotations
 
 from framework.data.types import Chunk
 from framework.runtime.collector import Collector
+
+
+class DatasetSource:
+    """Steps no env: every loop step runs the update steps due on the dataset buffer."""
+
+    clock_unit = "update_steps"
+
+    def next(self) -> Chunk:
+        return Chunk(None, [])
+
+    def close(self) -> None:
+        pass
 
 
 class EnvSource:

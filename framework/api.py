@@ -139,6 +139,11 @@ def finished_already(cfg: Config, setup: Setup) -> str | None:
             f"{where}: {c.env_steps} env steps of general_cfg.max_env_steps "
             f"{g.max_env_steps}; raise it to train on"
         )
+    if 0 < g.max_update_steps <= c.update_steps:  # a run that learns from a dataset
+        return (
+            f"{where}: {c.update_steps} update steps of general_cfg.max_update_steps "
+            f"{g.max_update_steps}; raise it to train on"
+        )
     if 0 < g.max_episode <= c.episodes:
         return (
             f"{where}: {c.episodes} episodes of general_cfg.max_episode {g.max_episode}; "

@@ -15,6 +15,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import run_cli
 from test_conformance import synthetic_dataset
 
 from config.base import UserError
@@ -177,6 +178,22 @@ def test_offline_resume_continues_the_same_run(tmp_path):
     )
     assert resumed["update_steps"] == 40
     assert evals(first) + evals(resumed) == evals(whole)
+    # resuming the finished run again says so and writes nothing
+    before = sorted((tmp_path / "b").iterdir())
+    again = run_cli(
+        *offline_args(
+            tmp_path / "b",
+            data,
+            "BC",
+            *base,
+            "general_cfg.max_update_steps=40",
+            "general_cfg.load_checkpoint=true",
+            f"general_cfg.load_path={resumed['task_dir']}",
+        )
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "finished already" in again.stdout and "max_update_steps 40" in again.stdout
+    assert sorted((tmp_path / "b").iterdir()) == before
 
 
 # ---- Minari ------------------------------------------------------------------------------------

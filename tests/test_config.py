@@ -132,7 +132,7 @@ def test_merged_config_round_trips(tmp_path):
         (
             "general_cfg: {algo_name: SAC9}",
             [],
-            "unknown algo 'SAC9'; available: A2C, C51, DDPG, DQN",
+            "unknown algo 'SAC9'; available: A2C, BC, C51, CQL, DDPG, DQN",
         ),
         (
             "general_cfg: {env_name: atari9}",

@@ -30,7 +30,7 @@ class GeneralConfig(BaseConfig):
     (-1: 10)."""
     max_step: int = -1
     """Step limit per episode (truncation); -1 keeps the env's own limit."""
-    max_env_steps: int = 40_000
+    max_env_steps: int = 50_000
     """Total env-step budget of a training run (-1: no limit). Not used with a dataset."""
     dataset: str | list[str] | None = None
     """Train offline from this dataset instead of stepping envs (null: learn online): a task

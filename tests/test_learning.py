@@ -28,7 +28,7 @@ def test_cartpole_reaches_475(tasks, preset, budget):
     "seed", [1, pytest.param(2, marks=pytest.mark.slow), pytest.param(3, marks=pytest.mark.slow)]
 )
 def test_the_default_run_learns_cartpole(tasks, seed):
-    """`python main.py` as a new user first runs it (DQN on CartPole-v1, the 40,000-step default
+    """`python main.py` as a new user first runs it (DQN on CartPole-v1, the 50,000-step default
     budget) reaches an evaluation of at least 475, on seeds 1-3 (2 and 3: `pytest -m slow`). The
     threshold only stops the run at the first such evaluation."""
     run = run_main(
@@ -39,4 +39,4 @@ def test_the_default_run_learns_cartpole(tasks, seed):
     )
     s = summary(run)
     assert s["threshold_reached"], f"best eval {s['best_eval']} in {s['env_steps']} steps"
-    assert s["threshold_env_steps"] <= 40_000
+    assert s["threshold_env_steps"] <= 50_000

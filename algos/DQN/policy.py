@@ -66,16 +66,19 @@ class Policy(OffPolicyPolicy):
 
     # ---- learning -------------------------------------------------------------------------
     def update(self, batch: TensorBatch):
-        head, n = self.head, batch.n
+        head = self.head
         for layer in self.noisy_online + self.noisy_target:  # new noise per update
             layer.reset_noise()
         actions = batch.actions.long() - self.action_start
-        if self.cfg.double_dqn:  # s and s' through the online net in one forward pass
-            out, next_online = head.forward(self.q, batch.obs_all, "learn").split(n)
-        else:
-            out, next_online = head.forward(self.q, batch.obs, "learn"), None
+        out = head.forward(self.q, batch.obs, "learn")
         taken = head.taken(out, actions)
         with torch.no_grad():
+            # Double DQN: the online net picks a' (van Hasselt et al., 2016), outside the graph,
+            # so backward covers the batch once: a joint s+s' pass with gradients made Pong's
+            # Nature-CNN update 67 ms instead of 43 (batch 32, 2 cores); CartPole's MLP: equal
+            next_online = (
+                head.forward(self.q, batch.next_obs, "learn") if self.cfg.double_dqn else None
+            )
             next_out = head.forward(self.q_target, batch.next_obs, "learn")
             chooser = next_online if next_online is not None else next_out
             next_actions = head.q_values(chooser).argmax(dim=1)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from conftest import run_cli
 
 from config.base import UserError
@@ -191,8 +192,10 @@ def test_dqn_computes_online_next_q_only_for_double_dqn():
             None, [f"algo_cfg.double_dqn={str(double).lower()}", "algo_cfg.batch_size=16"]
         )
         policy = build_policy(cfg, *spaces_of(cfg), seed=1)
-        rows: list[int] = []
-        policy.q.register_forward_hook(lambda m, i, o, rows=rows: rows.append(len(i[0])))
+        rows: list[tuple[int, bool]] = []  # (batch rows, gradients on) per online forward
+        policy.q.register_forward_hook(
+            lambda m, i, o, rows=rows: rows.append((len(i[0]), torch.is_grad_enabled()))
+        )
         from framework.data.types import ReplayBatch
 
         rng = np.random.default_rng(0)
@@ -201,4 +204,5 @@ def test_dqn_computes_online_next_q_only_for_double_dqn():
             obs, rng.integers(0, 2, 16), np.ones(16, np.float32), obs, np.full(16, 0.99, np.float32)
         )
         policy.learn(batch)
-        assert rows == ([32] if double else [16]), (double, rows)
+        # Double DQN: Q(s) with gradients, then the online Q(s') outside the graph
+        assert rows == ([(16, True), (16, False)] if double else [(16, True)]), (double, rows)

@@ -13,6 +13,7 @@ from conftest import ROOT, run_cli
 
 from config.loader import load_config
 from framework.records.archive import read_archive
+from framework.records.checkpoint import read_checkpoint
 from framework.runtime.setup import Setup
 
 EPISODE_KEYS = ["episode", "env_steps", "return", "length"]
@@ -71,9 +72,12 @@ def test_a_resumed_run_continues_the_same_curve(tmp_path, preset, steps):
         one = rows(whole / "results" / name, keys)
         two = rows(first / "results" / name, keys) + rows(second / "results" / name, keys)
         assert len(one) >= 8 and one == two, name
-    if "DQN" in preset:  # the replay buffer travelled beside last.pt, every step of the run
+    if "DQN" in preset:  # the replay buffer travelled beside last.pt, every step of the run:
+        # stored, or waiting in the n-step adder's carried window (saved in last.pt)
         buffer = read_archive(first / "models" / "last.buffer.npz")["buffer"]
-        assert buffer["size"] == stopped_at
+        carry = read_checkpoint(first / "models" / "last.pt")["resume"]["collector"]["adder"]
+        waiting = 0 if carry["carry"] is None else int((~carry["carry"]["emitted"]).sum())
+        assert buffer["size"] + waiting == stopped_at
 
 
 def test_resuming_a_finished_run_says_so_and_writes_nothing(tmp_path):

@@ -42,9 +42,30 @@ def retest(tasks, run, episodes: int, *extra: str) -> dict:
 
 
 # ---- tabular (default suite) ---------------------------------------------------------------------
+def success_probability(policy: np.ndarray, horizon: int = 100) -> float:
+    """FrozenLake-v1 slippery: the exact probability that ``policy`` (an action per state) reaches
+    the goal from the start within ``horizon`` steps, by dynamic programming on the env's model."""
+    import gymnasium as gym
+
+    model = gym.make("FrozenLake-v1", is_slippery=True).unwrapped.P
+    v = np.zeros(len(model))
+    for _ in range(horizon):
+        v = np.array(
+            [
+                sum(p * (r + (0.0 if done else v[s2])) for p, s2, r, done in model[s][policy[s]])
+                for s in range(len(model))
+            ]
+        )
+    return float(v[0])
+
+
 def test_frozenlake_q_learning_succeeds_70_percent(tasks):
+    """100 test episodes (the issue's bar) and, free of sampling noise (+-0.044 on 100 episodes),
+    the greedy policy's exact success probability: the best stationary policy's is 0.740."""
     run, _ = train(tasks, "FrozenLake-v1_QLearning.yaml")
     assert retest(tasks, run, 100)["mean_return"] >= 0.70
+    table = read_checkpoint(run / "models" / "best.pt")["policy"]["table"]
+    assert success_probability(table.argmax(1)) >= 0.72
 
 
 def greedy_path(table: np.ndarray, start: int = 36, limit: int = 100) -> list[int]:

@@ -84,20 +84,20 @@ def main() -> None:
                         flush=True,
                     )
     print(f"\nPendulum-v1 to -200, seeds {args.seeds}: seconds launch to exit, median (min-max)")
-    header = f"{'algo':<6}{'rldojo s':>22}{'env steps':>18}{'solved':>8}{'test':>9}"
-    print(header + f"{'SB3 s':>22}{'speed-up':>10}")
+    header = f"{'algo':<6}{'rldojo s':>22}  {'env steps':>24}{'solved':>8}{'test':>9}"
+    print(header + f"  {'SB3 s':>22}{'speed-up':>10}")
     for algo in args.algos:
         mine = rows[(algo, "rldojo")]
         walls = [r["wall"] for r in mine]
         steps = [r["steps"] for r in mine if r["solved"]]
         tests = [r["test"] for r in mine if r["test"] is not None]
-        line = f"{algo:<6}{spread(walls):>22}{spread(steps):>18}"
+        line = f"{algo:<6}{spread(walls):>22}  {spread(steps):>24}"
         line += f"{sum(r['solved'] for r in mine):>5}/{len(mine)}"
         line += f"{statistics.median(tests):>9.1f}" if tests else f"{'-':>9}"
         peer = rows.get((algo, "sb3"))
         if peer:
             pw = [r["wall"] for r in peer]
-            line += f"{spread(pw):>22}{statistics.median(pw) / statistics.median(walls):>9.1f}x"
+            line += f"  {spread(pw):>22}{statistics.median(pw) / statistics.median(walls):>9.1f}x"
         print(line)
 
 

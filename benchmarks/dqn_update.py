@@ -9,6 +9,7 @@ interleaved blocks so both see the same machine load; prints median, min and max
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -86,7 +87,9 @@ def measure(preset: str, blocks: int = 5) -> None:
 
 
 if __name__ == "__main__":
-    presets = sys.argv[1:] or [
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("presets", nargs="*", help="preset YAMLs (default: CartPole and Pong DQN)")
+    presets = parser.parse_args().presets or [
         str(ROOT / "config/presets/CartPole-v1_DQN.yaml"),
         str(ROOT / "config/presets/ALE-Pong-v5_DQN.yaml"),
     ]

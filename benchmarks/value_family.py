@@ -5,10 +5,11 @@ per seed (until the reward threshold stops it, or the budget for presets without
     python benchmarks/value_family.py                  # CartPole variants, Acrobot, tabular
     python benchmarks/value_family.py --group cartpole --seeds 1 2 3
     python benchmarks/value_family.py --group lunarlander   # needs the box2d extra
+    python benchmarks/value_family.py --group tabular --set env_cfg.vector_mode=sync  # before
 
 Prints one row per run and a table per preset: median, min and max seconds, seeds solved, median
 env steps, and the lowest 100-episode test mean. The torch-import row says how much of every
-launch is ``import torch`` alone (a tabular run still pays it while the framework imports torch).
+launch is ``import torch`` alone (tabular runs never import it).
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--test-episodes", type=int, default=100)
     parser.add_argument("--test-seed", type=int, default=12345)
+    parser.add_argument(
+        "--set", nargs="+", default=[], metavar="KEY=VALUE", help="overrides for every run"
+    )
     args = parser.parse_args()
     presets = args.presets or [p for g in args.group for p in GROUPS[g]]
     table = []
@@ -81,7 +85,7 @@ def main() -> None:
         for preset in presets:
             rows = []
             for seed in args.seeds:
-                r = run_once(ROOT, preset, seed, Path(tmp) / "tasks", [])
+                r = run_once(ROOT, preset, seed, Path(tmp) / "tasks", args.set)
                 r["test"] = (
                     test_best(ROOT, r["task"], args.test_seed, args.test_episodes)
                     if args.test_episodes

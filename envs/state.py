@@ -27,6 +27,9 @@ VECTOR_KEYS = (
     "_autoreset_envs",
 )
 _STATIC = (gym.Space, gym.envs.registration.EnvSpec)
+# static attributes rebuilt by the env's constructor: the toy-text transition table (thousands of
+# tuples; saving it made each checkpoint of a Taxi run cost a quarter of a second)
+_STATIC_ATTRS = ("P",)
 
 
 class _NotPlain(Exception):
@@ -58,7 +61,7 @@ def _single_state(env: gym.Env) -> list[dict[str, Any]]:
     for layer in _layers(env):
         attrs = {}
         for key, value in vars(layer).items():
-            if key == "env" or isinstance(value, (_STATIC, gym.Env)):
+            if key == "env" or key in _STATIC_ATTRS or isinstance(value, (_STATIC, gym.Env)):
                 continue
             attrs[key] = _plain(value)
         state.append({"type": type(layer).__name__, "attrs": attrs})
@@ -66,7 +69,10 @@ def _single_state(env: gym.Env) -> list[dict[str, Any]]:
 
 
 def env_state(envs: gym.vector.VectorEnv) -> dict[str, Any] | None:
-    """The state of a SyncVectorEnv and its envs, or None when some part is not plain data."""
+    """The state of a SyncVectorEnv and its envs (or of a vector env with its own
+    ``state_dict``), or None when some part is not plain data."""
+    if hasattr(envs, "state_dict"):
+        return {"own": envs.state_dict()}
     if not isinstance(envs, gym.vector.SyncVectorEnv):
         return None
     try:
@@ -97,6 +103,12 @@ def _restore(target: Any, value: Any) -> Any:
 def load_env_state(envs: gym.vector.VectorEnv, state: dict[str, Any]) -> bool:
     """Restore what :func:`env_state` saved into freshly made envs of the same config; False
     (nothing changed) when their structure differs."""
+    if hasattr(envs, "load_state_dict") or "own" in state:
+        return (
+            "own" in state
+            and hasattr(envs, "load_state_dict")
+            and envs.load_state_dict(state["own"])
+        )
     if not isinstance(envs, gym.vector.SyncVectorEnv) or len(state["envs"]) != len(envs.envs):
         return False
     chains = [_layers(e) for e in envs.envs]

@@ -63,8 +63,13 @@ def make_vector(cfg, n_envs: int) -> gym.vector.VectorEnv:
     if hasattr(module, "make_vector"):
         return module.make_vector(cfg, n_envs)
     fn = partial(make_single, cfg)
+    mode = getattr(cfg.env, "vector_mode", "sync")
+    if mode == "model":
+        from envs.gym.model_vector import ModelVectorEnv
+
+        return ModelVectorEnv(fn, n_envs, cfg.env.wrappers)
     kwargs = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}
-    if getattr(cfg.env, "vector_mode", "sync") == "async" and n_envs > 1:
+    if mode == "async" and n_envs > 1:
         return gym.vector.AsyncVectorEnv([fn] * n_envs, **kwargs)
     return gym.vector.SyncVectorEnv([fn] * n_envs, **kwargs)
 

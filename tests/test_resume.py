@@ -36,7 +36,7 @@ def train(tasks: Path, *args: str) -> Path:
     return Path(proc.stdout.strip().splitlines()[-1].split(": ", 1)[1])
 
 
-@pytest.mark.parametrize("preset", ["CartPole-v1_PPO", "CartPole-v1_DQN"])
+@pytest.mark.parametrize("preset", ["CartPole-v1_PPO", "CartPole-v1_DQN", "Taxi-v4_QLearning"])
 @pytest.mark.parametrize("steps", [8192, pytest.param(20000, marks=pytest.mark.slow)])
 def test_a_resumed_run_continues_the_same_curve(tmp_path, preset, steps):
     """``steps`` env steps in one run give the same episodes.csv and evals.csv rows as half of

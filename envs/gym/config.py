@@ -72,8 +72,11 @@ class EnvConfig(BaseConfig):
     """Wrappers applied in order to every env (training, evaluation, rendering)."""
     n_envs: int = 8
     """Vectorized training envs (per worker under Ray)."""
-    vector_mode: Literal["sync", "async"] = "sync"
-    """sync: envs step in this process; async: one subprocess per env (for slow envs)."""
+    vector_mode: Literal["sync", "async", "model"] = "sync"
+    """sync: envs step in this process; async: one subprocess per env (for slow envs); model:
+    gymnasium's toy-text envs (FrozenLake, CliffWalking, Taxi) stepped from their transition
+    tables in NumPy, all envs at once: the same episodes as sync, about 30x faster (no wrappers,
+    no per-step info)."""
     n_eval_envs: int = 10
     """Envs stepped together during evaluation (episodes beyond this run in further rounds)."""
     gif_fps: int = 30
@@ -88,6 +91,15 @@ class EnvConfig(BaseConfig):
         require(self.gif_fps > 0, "gif_fps", "must be > 0")
         require(self.gif_episodes > 0, "gif_episodes", "must be > 0")
         check_env_id(self.id)
+        if self.vector_mode == "model":
+            import gymnasium as gym
+
+            from envs.gym.model_vector import model_problem
+
+            env = gym.make(self.id, **self.make_kwargs)
+            problem = model_problem(env, self.wrappers)
+            env.close()
+            require(problem is None, "vector_mode", f"model cannot run this env: {problem}")
 
 
 def register_ale() -> None:

@@ -1,0 +1,107 @@
+"""``vector_mode: model`` (toy-text envs stepped from their transition tables) gives exactly the
+episodes gymnasium's own envs give: same seeds, same actions, same observations, rewards,
+terminations, truncations and final observations, step by step; it saves and restores its state
+mid-episode; envs it cannot run are one-line config errors."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from conftest import run_cli
+
+from config.loader import ConfigError, load_config
+from envs.gym.model_vector import ModelVectorEnv
+from envs.state import env_state, load_env_state
+from envs.vector import true_next_obs
+from framework.records.archive import read_archive, write_archive
+
+CASES = [
+    ("FrozenLake-v1", {}),
+    ("FrozenLake-v1", {"is_slippery": False}),
+    ("FrozenLake8x8-v1", {}),
+    ("CliffWalking-v1", {}),
+    ("CliffWalkingSlippery-v1", {}),
+    ("Taxi-v4", {}),
+    ("Taxi-v4", {"is_rainy": True}),
+]
+
+
+def pair(env_id: str, kwargs: dict, n: int, max_steps: int | None = None):
+    if max_steps is not None:
+        kwargs = {**kwargs, "max_episode_steps": max_steps}
+    make = partial(gym.make, env_id, **kwargs)
+    ref = gym.vector.SyncVectorEnv([make] * n, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+    return ref, ModelVectorEnv(make, n, [])
+
+
+@pytest.mark.parametrize("env_id,kwargs", CASES)
+def test_model_env_steps_exactly_as_gymnasium(env_id, kwargs):
+    n = 6
+    ref, ours = pair(env_id, kwargs, n, max_steps=20)  # short limit: truncations too
+    seeds = [7 * i + 3 for i in range(n)]
+    obs_ref, _ = ref.reset(seed=seeds)
+    obs, _ = ours.reset(seed=seeds)
+    np.testing.assert_array_equal(obs, obs_ref)
+    assert obs.dtype == obs_ref.dtype
+    rng = np.random.default_rng(0)
+    ends = {"term": 0, "trunc": 0}
+    for _ in range(1500):  # > 256: the blocks of uniforms are redrawn several times
+        actions = rng.integers(ours.single_action_space.n, size=n)
+        want, got = ref.step(actions), ours.step(actions)
+        for a, b in zip(want[:4], got[:4]):
+            np.testing.assert_array_equal(b, a)
+            assert b.dtype == a.dtype
+        done = want[2] | want[3]
+        np.testing.assert_array_equal(
+            true_next_obs(got[0], got[4], done), true_next_obs(want[0], want[4], done)
+        )
+        ends["term"] += int(want[2].sum())
+        ends["trunc"] += int((want[3] & ~want[2]).sum())
+    assert ends["trunc"] > 0  # the limit was reached
+    if env_id.startswith("FrozenLake"):  # and holes ended episodes (random walks seldom reach
+        assert ends["term"] > 0  # Taxi's drop-off or CliffWalking's goal)
+
+
+def test_model_env_state_restores_mid_episode(tmp_path):
+    """A checkpointed env (through an rldojo archive) continues exactly as the original."""
+    ref, ours = pair("Taxi-v4", {"is_rainy": True}, 4)
+    ours.reset(seed=11)
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        ours.step(rng.integers(6, size=4))
+    write_archive(tmp_path / "env.npz", {"envs": env_state(ours)})
+    _, fresh = pair("Taxi-v4", {"is_rainy": True}, 4)
+    fresh.reset(seed=999)
+    assert load_env_state(fresh, read_archive(tmp_path / "env.npz")["envs"])
+    for _ in range(600):
+        actions = rng.integers(6, size=4)
+        for a, b in zip(ours.step(actions)[:4], fresh.step(actions)[:4]):
+            np.testing.assert_array_equal(a, b)
+    assert not load_env_state(ref, env_state(ours))  # a sync env does not take its state
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (["env_cfg.id=CartPole-v1"], "CartPole-v1 is not one of gymnasium's"),
+        (["env_cfg.make_kwargs={fickle_passenger: true}"], "fickle_passenger"),
+        (["env_cfg.wrappers=[{name: TimeAwareObservation}]"], "wrappers"),
+    ],
+)
+def test_envs_model_mode_cannot_run_are_config_errors(overrides, message):
+    base = ["general_cfg.algo_name=QLearning", "env_cfg.id=Taxi-v4", "env_cfg.vector_mode=model"]
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [*base, *overrides])
+
+
+def test_model_mode_error_from_the_cli_is_one_line(tmp_path):
+    proc = run_cli(
+        "env_cfg.vector_mode=model",
+        f"general_cfg.tasks_dir={tmp_path}",
+    )
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "vector_mode" in proc.stderr
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())

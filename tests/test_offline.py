@@ -342,12 +342,7 @@ def pendulum_expert_data(tmp_path_factory) -> Path:
     "algo",
     [
         "TD3BC",
-        pytest.param(
-            "CQL",
-            marks=pytest.mark.xfail(
-                reason="continuous CQL's preset peaks at -324 (seed 1, 5k updates), not -250 yet"
-            ),
-        ),
+        "CQL",
         "IQL",
     ],
 )

@@ -51,6 +51,17 @@ def flatten_structured(env: gym.Env) -> gym.Env:
     return gym.wrappers.FlattenObservation(env)
 
 
+def set_spaces(venv: gym.vector.VectorEnv, obs_space: gym.Space, action_space: gym.Space, n: int):
+    """The space attributes of a vector env of ``n`` envs with same-step autoreset (for vector
+    envs written here rather than built by gymnasium)."""
+    venv.num_envs = n
+    venv.single_observation_space = obs_space
+    venv.single_action_space = action_space
+    venv.observation_space = gym.vector.utils.batch_space(obs_space, n)
+    venv.action_space = gym.vector.utils.batch_space(action_space, n)
+    venv.metadata = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}
+
+
 def make_single(cfg, render_mode: str | None = None) -> gym.Env:
     """One env of the run's config (``cfg`` is the merged Config)."""
     env = env_module(cfg.general.env_name).make_env(cfg.env, cfg.general.max_step, render_mode)

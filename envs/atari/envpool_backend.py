@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.vector import AutoresetMode
 
 from envs.atari.config import EnvConfig
+from envs.vector import set_spaces
 
 
 class EnvpoolVector(gym.vector.VectorEnv):
@@ -43,12 +43,7 @@ class EnvpoolVector(gym.vector.VectorEnv):
         self.task = task
         self.pool = None  # made by reset, which has the seeds
         spec = envpool.make_spec(task, **{k: v for k, v in self.options.items() if k != "env_type"})
-        self.num_envs = n_envs
-        self.single_observation_space = spec.gymnasium_observation_space
-        self.single_action_space = spec.gymnasium_action_space
-        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, n_envs)
-        self.action_space = gym.vector.utils.batch_space(self.single_action_space, n_envs)
-        self.metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
+        set_spaces(self, spec.gymnasium_observation_space, spec.gymnasium_action_space, n_envs)
 
     def reset(self, *, seed=None, options=None):
         import envpool

@@ -23,9 +23,9 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.vector import AutoresetMode
 
 from config.base import UserError
+from envs.vector import set_spaces
 
 BLOCK = 256  # uniforms drawn per env at a time
 
@@ -72,12 +72,7 @@ class ModelVectorEnv(gym.vector.VectorEnv):
                     self.next_s[s, a, j], self.reward[s, a, j], self.term[s, a, j] = s2, r, t
         self.cum = cum
         self.init_cum = np.cumsum(np.asarray(base.initial_state_distrib, np.float64))
-        self.num_envs = n_envs
-        self.single_observation_space = env.observation_space
-        self.single_action_space = env.action_space
-        self.observation_space = gym.vector.utils.batch_space(env.observation_space, n_envs)
-        self.action_space = gym.vector.utils.batch_space(env.action_space, n_envs)
-        self.metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
+        set_spaces(self, env.observation_space, env.action_space, n_envs)
         self.spec = env.spec
         env.close()
         self.all = np.arange(n_envs)

@@ -75,7 +75,7 @@ class EnvConfig(BaseConfig):
     vector_mode: Literal["sync", "async", "model"] = "sync"
     """sync: envs step in this process; async: one subprocess per env (for slow envs); model:
     gymnasium's toy-text envs (FrozenLake, CliffWalking, Taxi) stepped from their transition
-    tables in NumPy, all envs at once: the same episodes as sync, about 30x faster (no wrappers,
+    tables in NumPy, all envs at once: the same episodes as sync, about 15x faster (no wrappers,
     no per-step info)."""
     n_eval_envs: int = 10
     """Envs stepped together during evaluation (episodes beyond this run in further rounds)."""
@@ -96,7 +96,10 @@ class EnvConfig(BaseConfig):
 
             from envs.gym.model_vector import model_problem
 
-            env = gym.make(self.id, **self.make_kwargs)
+            try:
+                env = gym.make(self.id, **self.make_kwargs)
+            except TypeError as err:  # reported with the env's own arguments
+                raise FieldError("make_kwargs", f"{self.id} does not accept them: {err}") from None
             problem = model_problem(env, self.wrappers)
             env.close()
             require(problem is None, "vector_mode", f"model cannot run this env: {problem}")

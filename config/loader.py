@@ -27,25 +27,40 @@ class ConfigError(UserError):
     """A user-facing config problem; the message is one line."""
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, but a key given twice in one mapping (a second ``general_cfg:``
-    block, a repeated ``lr:``) is an error naming both lines instead of the last one winning."""
+def _check_unique_keys(node: yaml.Node | None) -> None:
+    """A key given twice in one mapping is an error naming both lines (a ConstructorError, so
+    callers report it as malformed YAML), where PyYAML lets the last one win."""
+    stack, seen_nodes = [node], set()
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:str":
+                    line = key_node.start_mark.line + 1
+                    if key_node.value in seen:
+                        raise yaml.constructor.ConstructorError(
+                            None,
+                            None,
+                            f"{key_node.value!r} appears twice (lines {seen[key_node.value]} "
+                            f"and {line}); keep one",
+                            key_node.start_mark,
+                        )
+                    seen[key_node.value] = line
+                stack += [key_node, value_node]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
 
-    def construct_mapping(self, node, deep=False):
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            line = key_node.start_mark.line + 1
-            if isinstance(key, str) and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f"{key!r} appears twice (lines {seen[key]} and {line}); keep one",
-                    key_node.start_mark,
-                )
-            if isinstance(key, str):
-                seen[key] = line
-        return super().construct_mapping(node, deep)
+
+def safe_load_unique(text: str) -> Any:
+    """``yaml.safe_load`` (plain data only, nothing runs), but a key given twice in one mapping
+    (a second ``general_cfg:`` block, a repeated ``lr:``) is an error instead of the last one
+    silently winning."""
+    _check_unique_keys(yaml.compose(text, Loader=yaml.SafeLoader))
+    return yaml.safe_load(text)
 
 
 @dataclass
@@ -101,7 +116,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
             f"{path}: no such file; give the path of a YAML config (see config/presets/)"
         )
     try:
-        data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+        data = safe_load_unique(path.read_text())
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

@@ -103,12 +103,9 @@ def _restore(target: Any, value: Any) -> Any:
 def load_env_state(envs: gym.vector.VectorEnv, state: dict[str, Any]) -> bool:
     """Restore what :func:`env_state` saved into freshly made envs of the same config; False
     (nothing changed) when their structure differs."""
-    if hasattr(envs, "load_state_dict") or "own" in state:
-        return (
-            "own" in state
-            and hasattr(envs, "load_state_dict")
-            and envs.load_state_dict(state["own"])
-        )
+    own = hasattr(envs, "load_state_dict")
+    if own or "own" in state:  # both sides must be a vector env with its own state
+        return own and "own" in state and envs.load_state_dict(state["own"])
     if not isinstance(envs, gym.vector.SyncVectorEnv) or len(state["envs"]) != len(envs.envs):
         return False
     chains = [_layers(e) for e in envs.envs]

@@ -114,7 +114,7 @@ class ModelVectorEnv(gym.vector.VectorEnv):
         j = np.argmax(self.cum[s, a] > self._uniform(self.all)[:, None], axis=1)
         nxt = self.next_s[s, a, j]
         rewards = self.reward[s, a, j]
-        terminated = self.term[s, a, j].copy()
+        terminated = self.term[s, a, j]  # fancy indexing: already a copy
         self.elapsed += 1
         truncated = (
             self.elapsed >= self.max_steps

@@ -196,12 +196,12 @@ def trial_sections(
 
 
 def read_space(path: Path) -> dict[str, Any]:
-    from config.loader import _UniqueKeyLoader  # the config loader's: repeated keys are errors
+    from config.loader import safe_load_unique  # the config loader's: repeated keys are errors
 
     if not path.is_file():
         raise UserError(f"{path}: no such file; give a search-space YAML (see the README)")
     try:
-        data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
+        data = safe_load_unique(path.read_text())
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""

@@ -3,7 +3,8 @@ relies on.
 
 An env family is a folder ``envs/<env_name>/`` with ``config.py`` (``EnvConfig``) and ``env.py``,
 which provides ``make_env(env_cfg, max_step, render_mode)`` and ``env_label(env_cfg)`` and may
-provide ``make_vector(cfg, n_envs)`` for a native vector env (e.g. ale-py's C++ Atari envs).
+provide ``make_vector(cfg, n_envs)`` for its own training vector env (ale-py's C++ Atari envs;
+the gym family's toy-text tables with ``vector_mode: model``, else :func:`gym_vector`).
 
 Conventions of the training vector envs (any family):
 - same-step autoreset: where an episode ended, the returned observation already starts the next
@@ -73,14 +74,15 @@ def make_vector(cfg, n_envs: int) -> gym.vector.VectorEnv:
     module = env_module(cfg.general.env_name)
     if hasattr(module, "make_vector"):
         return module.make_vector(cfg, n_envs)
-    fn = partial(make_single, cfg)
-    mode = getattr(cfg.env, "vector_mode", "sync")
-    if mode == "model":
-        from envs.gym.model_vector import ModelVectorEnv
+    return gym_vector(cfg, n_envs)
 
-        return ModelVectorEnv(fn, n_envs, cfg.env.wrappers)
+
+def gym_vector(cfg, n_envs: int) -> gym.vector.VectorEnv:
+    """gymnasium's SyncVectorEnv of :func:`make_single` envs (AsyncVectorEnv with
+    ``env_cfg.vector_mode: async``)."""
+    fn = partial(make_single, cfg)
     kwargs = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}
-    if mode == "async" and n_envs > 1:
+    if getattr(cfg.env, "vector_mode", "sync") == "async" and n_envs > 1:
         return gym.vector.AsyncVectorEnv([fn] * n_envs, **kwargs)
     return gym.vector.SyncVectorEnv([fn] * n_envs, **kwargs)
 

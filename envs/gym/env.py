@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import gymnasium as gym
 
 from config.base import UserError
 from envs.gym.config import EnvConfig, register_ale, resolve_wrapper
+from envs.vector import gym_vector, make_single
 
 
 def env_label(cfg: EnvConfig) -> str:
@@ -33,3 +36,13 @@ def make_env(cfg: EnvConfig, max_step: int = -1, render_mode: str | None = None)
     for spec in cfg.wrappers:
         env = resolve_wrapper(spec.name)(env, **spec.kwargs)
     return env
+
+
+def make_vector(cfg, n_envs: int) -> gym.vector.VectorEnv:
+    """Training envs: with ``vector_mode: model`` the toy-text envs stepped from their
+    transition tables (envs/gym/model_vector.py), else gymnasium's sync or async vector env."""
+    if cfg.env.vector_mode == "model":
+        from envs.gym.model_vector import ModelVectorEnv
+
+        return ModelVectorEnv(partial(make_single, cfg), n_envs, cfg.env.wrappers)
+    return gym_vector(cfg, n_envs)

@@ -168,6 +168,59 @@ def test_rmsprop_matches_torch_rmsprop(centered):
         RMSprop(torch.nn.Linear(2, 1).parameters()).load_state_dict(ours.state_dict())
 
 
+def _mlp() -> torch.nn.Sequential:
+    return torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+
+
+def test_optimizer_keeps_parameters_flat_and_clips_as_torch():
+    net = _mlp()
+    before = copy.deepcopy(net.state_dict())
+    opt = Adam(net.parameters(), lr=1e-2)
+    # every parameter is a view of the optimizer's flat tensor, with its values unchanged
+    assert all(p.untyped_storage().data_ptr() == opt.flat.data_ptr() for p in net.parameters())
+    for k, v in net.state_dict().items():
+        torch.testing.assert_close(v, before[k], rtol=0, atol=0)
+    twin = _mlp()
+    twin.load_state_dict(before)
+    x = torch.randn(16, 4)
+    for model in (net, twin):
+        (1e3 * model(x).pow(2).mean()).backward()
+    for clip_value, max_norm in ((None, 0.5), (0.01, 0.05), (None, 1e9)):
+        for model in (net, twin):
+            model.zero_grad()
+            (1e3 * model(x).pow(2).mean()).backward()
+        norm = opt.clip(max_norm, clip_value)
+        if clip_value is not None:
+            torch.nn.utils.clip_grad_value_(twin.parameters(), clip_value)
+        ref = torch.nn.utils.clip_grad_norm_(twin.parameters(), max_norm)
+        assert norm == pytest.approx(float(ref), rel=1e-5)
+        for p, q in zip(net.parameters(), twin.parameters()):  # .grad: views of the flat grads
+            torch.testing.assert_close(p.grad, q.grad)
+    assert np.isnan(opt.clip(None))  # no norm asked: none computed
+
+
+def test_optimizer_refuses_parameters_moved_after_it_was_made():
+    net = _mlp()
+    opt = Adam(net.parameters())
+    net.double()  # what .to(device) does: new tensors, the optimizer would update a copy
+    net(torch.randn(2, 4, dtype=torch.float64)).sum().backward()
+    with pytest.raises(RuntimeError, match="move networks to their device before"):
+        opt.step()
+
+
+def test_a_parameter_in_two_optimizers_is_flat_in_the_first_only():
+    shared, head = torch.nn.Linear(4, 8), torch.nn.Linear(8, 2)
+    first = Adam(list(shared.parameters()) + list(head.parameters()), lr=0.1)
+    second = RMSprop(shared.parameters(), lr=0.1)
+    assert first.flat is not None and second.flat is None
+    for opt in (first, second):
+        opt.zero_grad()
+        head(shared(torch.ones(3, 4))).sum().backward()
+        opt.step()
+    assert shared.weight.untyped_storage().data_ptr() == first.flat.data_ptr()
+    assert all(torch.isfinite(p).all() for p in shared.parameters())
+
+
 def test_mc_returns_by_hand():
     # one env, 6 steps: truncated at t=1 (bootstrap V=10), terminated at t=3, running at the end
     rewards = np.array([[1.0], [2.0], [3.0], [4.0], [5.0], [6.0]])

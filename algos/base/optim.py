@@ -1,5 +1,4 @@
-"""Adam (Kingma & Ba 2015) and RMSprop (Tieleman & Hinton 2012) with torch's multi-tensor
-``_foreach`` ops.
+"""Adam (Kingma & Ba 2015) and RMSprop (Tieleman & Hinton 2012) on one flat tensor.
 
 Why not ``torch.optim.Adam``: constructing any torch optimizer imports ``torch._dynamo``
 (about 1.7 s on a 2-core machine), which is more than PPO needs to solve CartPole. This
@@ -10,6 +9,15 @@ correction of the updates it really had. It exposes ``param_groups`` (learning-r
 and round-trips its state through ``state_dict``/``load_state_dict``. :class:`RMSprop` (A2C's
 optimizer, as in Mnih et al. 2016) follows ``torch.optim.RMSprop`` the same way (tested against it
 too). ``OPTIMIZERS`` maps the config's ``optimizer`` names to the classes.
+
+Flat storage: the optimizer moves its parameters into one flat tensor (each parameter becomes a
+view of it, so the networks and their state dicts are unchanged) and keeps its moments and the
+gradients the same way. An update is then a few ops on one tensor instead of a few per parameter,
+and gradient clipping (``clip``) is one norm and one multiply: on a 4-256-256-2 MLP, clip and step
+take 0.75 ms against 0.98 with ``clip_grad_norm_`` and the multi-tensor update (one CPU thread,
+interleaved medians). The results are the same. The parameters must be on their device before
+the optimizer is made: moving them later would leave the optimizer updating a copy, which
+``step`` refuses with an error.
 """
 
 from __future__ import annotations
@@ -21,10 +29,33 @@ import torch
 
 
 class _Optimizer:
-    """What the two optimizers share: the parameters that train, one param group, zero_grad and
-    the shape check of a loaded state."""
+    """What the two optimizers share: flat storage of the parameters, their gradients and the
+    optimizer's own state; one param group; ``zero_grad``, ``clip`` and the shape check of a
+    loaded state."""
 
-    params: list[torch.nn.Parameter]
+    def __init__(self, params: Iterable[torch.nn.Parameter], n_states: int):
+        unique: dict[int, torch.nn.Parameter] = {}
+        for p in params:
+            if p.requires_grad:
+                unique.setdefault(id(p), p)
+        self.params = list(unique.values())
+        self.flat = _flatten(self.params)
+        # the optimizer's state (moments) and the gradients: flat tensors and their views per
+        # parameter when the parameters are flat, else a tensor per parameter
+        if self.flat is not None:
+            self.flat_states = [torch.zeros_like(self.flat) for _ in range(n_states)]
+            self.states = [self._views(f) for f in self.flat_states]
+            self.flat_grad = torch.zeros_like(self.flat)
+            self.grad_views = self._views(self.flat_grad)
+        else:
+            self.states = [[torch.zeros_like(p) for p in self.params] for _ in range(n_states)]
+
+    def _views(self, flat: torch.Tensor) -> list[torch.Tensor]:
+        out, offset = [], 0
+        for p in self.params:
+            out.append(flat[offset : offset + p.numel()].view_as(p))
+            offset += p.numel()
+        return out
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.params:
@@ -33,12 +64,93 @@ class _Optimizer:
             elif p.grad is not None:
                 p.grad.zero_()
 
-    def _check_state(self, tensors: list[torch.Tensor]) -> torch.device | str:
+    def _flat_grads(self) -> torch.Tensor | None:
+        """All gradients as one flat tensor, each parameter's ``.grad`` then a view of it
+        (so clipping it clips theirs); None where some parameter has no gradient or the
+        parameters are not flat."""
+        if self.flat is None:
+            return None
+        if self.flat.data_ptr() != self.params[0].data_ptr():
+            raise RuntimeError(
+                "the optimizer's parameters were moved or replaced after it was made: "
+                "move networks to their device before making their optimizer"
+            )
+        grads = [p.grad for p in self.params]
+        if all(g is view for g, view in zip(grads, self.grad_views)):
+            return self.flat_grad  # gathered already (backward accumulates into the views)
+        if any(g is None for g in grads):
+            return None
+        flat = [g.reshape(-1) for g in grads]
+        if any(g is view for g, view in zip(grads, self.grad_views)):  # some set anew by hand
+            self.flat_grad.copy_(torch.cat(flat))  # (cat cannot write over its own inputs)
+        else:
+            torch.cat(flat, out=self.flat_grad)
+        for p, view in zip(self.params, self.grad_views):
+            p.grad = view
+        return self.flat_grad
+
+    @torch.no_grad()
+    def clip(self, max_norm: float | None, clip_value: float | None = None) -> float:
+        """Clip the gradients by value (``clip_value``), then by global norm (``max_norm``,
+        torch's ``clip_grad_norm_`` rule); returns the norm before the norm clip, nan when
+        ``max_norm`` is None (not computed)."""
+        flat = self._flat_grads()
+        grads = [flat] if flat is not None else [p.grad for p in self.params if p.grad is not None]
+        if not grads:
+            return 0.0 if max_norm is not None else float("nan")
+        if clip_value is not None:
+            for g in grads:
+                g.clamp_(-clip_value, clip_value)
+        if max_norm is None:
+            return float("nan")
+        norms = [torch.linalg.vector_norm(g) for g in grads]
+        total = norms[0] if len(norms) == 1 else torch.linalg.vector_norm(torch.stack(norms))
+        coef = (max_norm / (total + 1e-6)).clamp_(max=1.0)
+        torch._foreach_mul_(grads, coef)
+        return float(total)
+
+    def _indexed(self) -> tuple[list[int], list[torch.Tensor]]:
+        """The parameters with a gradient, by index, and their gradients."""
+        idx = [i for i, p in enumerate(self.params) if p.grad is not None]
+        return idx, [self.params[i].grad for i in idx]
+
+    def _check_state(self, tensors: list[torch.Tensor]) -> None:
         if len(tensors) != len(self.params) or any(
             a.shape != p.shape for a, p in zip(tensors, self.params)
         ):
             raise ValueError("optimizer state does not match the network's parameters")
-        return self.params[0].device if self.params else "cpu"
+
+    def _load_states(self, stored: list[list[torch.Tensor]]) -> None:
+        """Copy stored moments into this optimizer's, in place (they may be views of the flat
+        state), after checking all of them: a mismatch loads nothing."""
+        for new in stored:
+            self._check_state(new)
+        with torch.no_grad():
+            for own, new in zip(self.states, stored):
+                for a, b in zip(own, new):
+                    a.copy_(b)
+
+
+def _flatten(params: list[torch.nn.Parameter]) -> torch.Tensor | None:
+    """Move the parameters into one flat tensor (each becomes a view of it); None where they
+    cannot share one (fewer than two, mixed devices or dtypes, or already flat in another
+    optimizer)."""
+    if len(params) < 2 or len({(p.device, p.dtype) for p in params}) != 1:
+        return None
+    if any(getattr(p, "_rldojo_flat", False) or p.is_sparse for p in params):
+        return None
+    flat = torch.empty(
+        sum(p.numel() for p in params), dtype=params[0].dtype, device=params[0].device
+    )
+    offset = 0
+    with torch.no_grad():
+        for p in params:
+            view = flat[offset : offset + p.numel()].view_as(p)
+            view.copy_(p)
+            p.data = view
+            p._rldojo_flat = True
+            offset += p.numel()
+    return flat
 
 
 class Adam(_Optimizer):
@@ -49,25 +161,47 @@ class Adam(_Optimizer):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
     ):
-        self.params = [p for p in params if p.requires_grad]
+        super().__init__(params, n_states=2)
         self.param_groups = [{"params": self.params, "lr": lr, "betas": betas, "eps": eps}]
         self.steps = [0] * len(self.params)
-        self.exp_avg = [torch.zeros_like(p) for p in self.params]
-        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
+
+    @property
+    def exp_avg(self) -> list[torch.Tensor]:
+        return self.states[0]
+
+    @property
+    def exp_avg_sq(self) -> list[torch.Tensor]:
+        return self.states[1]
 
     @torch.no_grad()
     def step(self) -> None:
         group = self.param_groups[0]
         lr, (b1, b2), eps = group["lr"], group["betas"], group["eps"]
-        idx = [i for i, p in enumerate(self.params) if p.grad is not None]
+        flat = self._flat_grads()
+        if flat is not None and len(set(self.steps)) == 1:  # every parameter, one step count
+            self.steps = [self.steps[0] + 1] * len(self.steps)
+            m, v = self.flat_states
+            self._update([self.flat], [flat], [m], [v], [self.steps[0]], lr, b1, b2, eps)
+            return
+        idx, grads = self._indexed()
         if not idx:
             return
-        params = [self.params[i] for i in idx]
-        grads = [self.params[i].grad for i in idx]
-        m = [self.exp_avg[i] for i in idx]
-        v = [self.exp_avg_sq[i] for i in idx]
         for i in idx:
             self.steps[i] += 1
+        self._update(
+            [self.params[i] for i in idx],
+            grads,
+            [self.exp_avg[i] for i in idx],
+            [self.exp_avg_sq[i] for i in idx],
+            [self.steps[i] for i in idx],
+            lr,
+            b1,
+            b2,
+            eps,
+        )
+
+    @staticmethod
+    def _update(params, grads, m, v, steps, lr, b1, b2, eps) -> None:
         torch._foreach_lerp_(m, grads, 1 - b1)
         torch._foreach_mul_(v, b2)
         torch._foreach_addcmul_(v, grads, grads, value=1 - b2)
@@ -76,7 +210,6 @@ class Adam(_Optimizer):
         # first, whose root (1e-15) is far below eps
         denom = torch._foreach_clamp_min(v, 1e-30)
         torch._foreach_sqrt_(denom)
-        steps = [self.steps[i] for i in idx]
         if len(set(steps)) == 1:  # the usual case: one bias correction for all
             bias1, bias2 = 1 - b1 ** steps[0], 1 - b2 ** steps[0]
             torch._foreach_div_(denom, math.sqrt(bias2))
@@ -96,10 +229,8 @@ class Adam(_Optimizer):
         }
 
     def load_state_dict(self, state: dict) -> None:
-        device = self._check_state(state["exp_avg"])
+        self._load_states([state["exp_avg"], state["exp_avg_sq"]])
         self.steps = [int(s) for s in state["steps"]]
-        self.exp_avg = [t.to(device).clone() for t in state["exp_avg"]]
-        self.exp_avg_sq = [t.to(device).clone() for t in state["exp_avg_sq"]]
         self.param_groups[0]["lr"] = float(state["lr"])
 
 
@@ -116,27 +247,38 @@ class RMSprop(_Optimizer):
         eps: float = 1e-8,
         centered: bool = False,
     ):
-        self.params = [p for p in params if p.requires_grad]
+        super().__init__(params, n_states=2 if centered else 1)
         self.param_groups = [
             {"params": self.params, "lr": lr, "alpha": alpha, "eps": eps, "centered": centered}
         ]
-        self.square_avg = [torch.zeros_like(p) for p in self.params]
-        self.grad_avg = [torch.zeros_like(p) for p in self.params] if centered else []
+
+    @property
+    def square_avg(self) -> list[torch.Tensor]:
+        return self.states[0]
+
+    @property
+    def grad_avg(self) -> list[torch.Tensor]:
+        return self.states[1] if len(self.states) > 1 else []
 
     @torch.no_grad()
     def step(self) -> None:
         group = self.param_groups[0]
-        lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
-        idx = [i for i, p in enumerate(self.params) if p.grad is not None]
-        if not idx:
+        flat = self._flat_grads()
+        if flat is not None:
+            states = [[s] for s in self.flat_states]
+            self._update([self.flat], [flat], *states, group=group)
             return
-        params = [self.params[i] for i in idx]
-        grads = [self.params[i].grad for i in idx]
-        sq = [self.square_avg[i] for i in idx]
+        idx, grads = self._indexed()
+        if idx:
+            states = [[s[i] for i in idx] for s in self.states]
+            self._update([self.params[i] for i in idx], grads, *states, group=group)
+
+    @staticmethod
+    def _update(params, grads, sq, g_avg=None, *, group) -> None:
+        lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
         torch._foreach_mul_(sq, alpha)
         torch._foreach_addcmul_(sq, grads, grads, value=1 - alpha)
-        if group["centered"]:
-            g_avg = [self.grad_avg[i] for i in idx]
+        if g_avg is not None:
             torch._foreach_lerp_(g_avg, grads, 1 - alpha)
             avg = torch._foreach_addcmul(sq, g_avg, g_avg, value=-1)
             torch._foreach_sqrt_(avg)
@@ -153,11 +295,9 @@ class RMSprop(_Optimizer):
         }
 
     def load_state_dict(self, state: dict) -> None:
-        device = self._check_state(state["square_avg"])
         if bool(state["grad_avg"]) != self.param_groups[0]["centered"]:
             raise ValueError("optimizer state does not match the network's parameters (centered)")
-        self.square_avg = [t.to(device).clone() for t in state["square_avg"]]
-        self.grad_avg = [t.to(device).clone() for t in state["grad_avg"]]
+        self._load_states([state["square_avg"], state["grad_avg"]][: len(self.states)])
         self.param_groups[0]["lr"] = float(state["lr"])
 
 

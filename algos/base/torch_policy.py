@@ -125,18 +125,14 @@ class TorchPolicy(BasePolicy):
         optim = self._optimizers[name][0]
         optim.zero_grad(set_to_none=True)
         loss.backward()
-        params = optim.params
-        if self.cfg.grad_clip_value is not None:
-            nn.utils.clip_grad_value_(params, self.cfg.grad_clip_value)
+        grad_norm = optim.clip(self.cfg.max_grad_norm, self.cfg.grad_clip_value)
         if self.cfg.max_grad_norm is not None:
-            grad_norm = float(nn.utils.clip_grad_norm_(params, self.cfg.max_grad_norm))
             finite = math.isfinite(grad_norm)
         else:
             # No norm to compute (saves ops per small update): check the loss instead (one
             # scalar, no false alarms). Gradients that overflow from a finite loss slip through
             # once; the next loss is then non-finite and stops the run, and no checkpoint is
             # written from non-finite parameters (Learner.save checks them).
-            grad_norm = float("nan")
             finite = bool(torch.isfinite(loss))
         if not finite:  # stop before the step: the parameters stay finite
             optim.zero_grad(set_to_none=True)

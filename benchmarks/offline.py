@@ -11,7 +11,9 @@ Pendulum (obs 3, one action in [-2, 2]) for the continuous ones, 256x256 hidden 
 everywhere. d3rlpy (its own venv: it pins an older gymnasium) runs ``DiscreteBC`` and
 ``DiscreteCQL`` with the same layer sizes, batch size and data shapes in a helper process;
 blocks of ``--updates`` updates are interleaved (rldojo, d3rlpy, rldojo, ...) so both see the
-same load. The table: median ms per update and updates/s with min-max, and the speed-up.
+same load. The discrete cases also run the same update in a bare PyTorch loop ("torch":
+``torch.optim.Adam``, no framework), the floor without hand-written kernels. The table: median
+ms per update and updates/s with min-max, and the speed-up.
 """
 
 from __future__ import annotations
@@ -96,6 +98,59 @@ class Ours:
 
     def run(self) -> None:
         self.learner.learn(self.buffer)
+
+
+class Bare:
+    """The same discrete update in a bare PyTorch loop, the floor an RL library can reach
+    without its own kernels: ``nn.Sequential`` 4-256-256-2, ``torch.optim.Adam`` (foreach), NumPy
+    index sampling. BC: cross-entropy. CQL as rldojo's defaults: double DQN, Huber TD loss,
+    ``cql_alpha`` 1 times logsumexp_a Q(s, a) - Q(s, a_data), gradients clipped at norm 10, a hard
+    target copy every 16 updates."""
+
+    def __init__(self, algo: str, updates: int):
+        import copy
+
+        from torch import nn
+
+        self.algo, self.updates, self.step = algo, updates, 0
+        data = random_transitions(4, discrete=True)
+        self.data = [data.obs, data.actions, data.rewards, data.next_obs, data.discounts]
+        self.rng = np.random.default_rng(1)
+        torch.manual_seed(1)
+        self.net = nn.Sequential(
+            nn.Linear(4, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 2)
+        )
+        self.target = copy.deepcopy(self.net).requires_grad_(False)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=1e-3, foreach=True)
+
+    def update(self) -> None:
+        import torch.nn.functional as F
+
+        idx = self.rng.integers(0, N, 256)
+        obs, actions, rewards, next_obs, discounts = (torch.as_tensor(a[idx]) for a in self.data)
+        actions = actions.long()
+        q_all = self.net(obs)
+        if self.algo == "BC":
+            loss = F.cross_entropy(q_all, actions)
+        else:
+            q = q_all.gather(1, actions[:, None]).squeeze(1)
+            with torch.no_grad():
+                next_a = self.net(next_obs).argmax(1, keepdim=True)
+                y = rewards + discounts * self.target(next_obs).gather(1, next_a).squeeze(1)
+            loss = F.smooth_l1_loss(q, y) + (torch.logsumexp(q_all, 1) - q).mean()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.algo != "BC":
+            torch.nn.utils.clip_grad_norm_(self.net.parameters(), 10.0)
+        self.opt.step()
+        self.step += 1
+        if self.algo != "BC" and self.step % 16 == 0:
+            self.target.load_state_dict(self.net.state_dict())
+        loss.item()
+
+    def run(self) -> None:
+        for _ in range(self.updates):
+            self.update()
 
 
 D3RLPY_SCRIPT = r"""
@@ -187,6 +242,8 @@ def main() -> None:
             if args.only and name not in args.only:
                 continue
             sides = {"rldojo": Ours(algo, env_id, extra, args.updates, Path(tmp))}
+            if name in D3RLPY_CASES:
+                sides["torch"] = Bare(algo, args.updates)
             if args.d3rlpy and name in D3RLPY_CASES:
                 sides["d3rlpy"] = Theirs(args.d3rlpy, D3RLPY_CASES[name], args.updates)
             for side in sides.values():

@@ -53,6 +53,14 @@ class GeneralConfig(BaseConfig):
     collect use models/best.pt (each falling back to the other, then to the newest checkpoint).
     Test, render and collect build the policy from the checkpoint's algo_name, algo_cfg and
     env_cfg (values given here for env_cfg win; contradicting algo values are errors)."""
+    init_from: str | None = None
+    """Train a new run that starts from the networks of another run's checkpoint (a task
+    directory, its models/ folder or a checkpoint file; a directory gives its best.pt, else
+    last.pt): the weights and observation statistics only; optimizers, counters, schedules and
+    replay start fresh. The checkpoint may come from another algorithm that has this one's
+    networks, which is how offline training continues online: CQL to SAC (Box actions) or to a
+    DQN variant with its head (Discrete), TD3BC to TD3. Train mode only. A resumed run
+    (load_checkpoint) continues from its own checkpoint and does not use init_from."""
     online_eval: bool = True
     """Evaluate the deterministic policy on separate envs while training."""
     online_eval_episode: int = 10
@@ -186,5 +194,13 @@ class GeneralConfig(BaseConfig):
             require(
                 bool(self.load_path), "load_path", "load_checkpoint is on but load_path is unset"
             )
+        if self.init_from is not None:
+            require(
+                self.mode == "train",
+                "init_from",
+                f"starts a training run from a checkpoint's weights; mode {self.mode} loads "
+                "one with load_checkpoint and load_path",
+            )
+
         if self.reward_threshold is not None:
             require(self.online_eval, "reward_threshold", "needs online_eval: true")

@@ -222,6 +222,8 @@ def load_config(
             raise ConfigError(f"{where or source}: {section}.{err.key}: {err.message}") from None
     if general.load_checkpoint:
         resolve_load_path(general, origins.get(("general_cfg", "load_path"), source))
+    if general.init_from is not None and not general.load_checkpoint:  # (a resume ignores it)
+        resolve_init_from(general, origins.get(("general_cfg", "init_from"), source))
     if general.tensorboard:
         try:
             importlib.import_module("torch.utils.tensorboard")
@@ -305,25 +307,36 @@ def resolve_load_path(general: GeneralConfig, origin: str = "config") -> Path:
     """The checkpoint file that ``load_path`` names: a file, or a task directory (or its
     ``models/``), where training resumes from ``last.pt`` and test, render and collect use
     ``best.pt`` (each falling back to the other, then to the newest checkpoint)."""
-    raw = Path(str(general.load_path)).expanduser()
+    order = ("last.pt", "best.pt") if general.mode == "train" else ("best.pt", "last.pt")
+    return _checkpoint_file(general, "load_path", order, origin)
+
+
+def resolve_init_from(general: GeneralConfig, origin: str = "config") -> Path:
+    """The checkpoint file that ``init_from`` names: a file, or a task directory's ``best.pt``
+    (falling back to ``last.pt``, then to the newest checkpoint)."""
+    return _checkpoint_file(general, "init_from", ("best.pt", "last.pt"), origin)
+
+
+def _checkpoint_file(general: GeneralConfig, key: str, order: tuple[str, ...], origin: str) -> Path:
+    value = getattr(general, key)
+    raw = Path(str(value)).expanduser()
     candidates = [raw] if raw.is_absolute() else [raw, Path(general.tasks_dir) / raw]
     path = next((c for c in candidates if c.exists()), None)
     if path is None:
         raise ConfigError(
-            f"{origin}: general_cfg.load_path: {general.load_path} does not exist; give a task "
+            f"{origin}: general_cfg.{key}: {value} does not exist; give a task "
             f"directory under {general.tasks_dir}/ or a checkpoint file"
         )
     if path.is_file():
         return path
     models = path / "models" if (path / "models").is_dir() else path
-    order = ("last.pt", "best.pt") if general.mode == "train" else ("best.pt", "last.pt")
     for name in order:
         if (models / name).is_file():
             return models / name
     checkpoints = sorted(models.glob("*.pt"), key=lambda p: p.stat().st_mtime)
     if not checkpoints:
         raise ConfigError(
-            f"{origin}: general_cfg.load_path: no checkpoint (*.pt) in {models}; "
+            f"{origin}: general_cfg.{key}: no checkpoint (*.pt) in {models}; "
             "train with this task directory first or give a checkpoint file"
         )
     return checkpoints[-1]

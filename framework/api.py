@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from config.base import UserError
+from config.config import GeneralConfig
 from config.loader import Config, resolve_load_path
 from envs.vector import env_module
 from framework.records.taskdir import TaskDir, check_tasks_dir
@@ -64,6 +65,23 @@ def run(cfg: Config, hooks: Hooks | None = None) -> dict[str, Any]:
         return _run(cfg, hooks or Hooks())
 
 
+def _log_start(
+    g: GeneralConfig, setup: Setup, checkpoint: Path | None, logger: logging.Logger
+) -> None:
+    """Where the run's weights come from: the checkpoint it resumes or loads, or init_from's."""
+    if checkpoint is not None:
+        what = "resumed from" if g.mode == "train" else "loaded"
+        message = f"{what} {checkpoint} at {setup.counters.env_steps} env steps"
+        logger.info(message)
+        if g.mode == "train":
+            print(message, flush=True)
+        if g.init_from is not None:
+            logger.info("init_from is not used: the run resumes from its checkpoint")
+    if setup.initialized is not None:
+        logger.info(setup.initialized)
+        print(setup.initialized, flush=True)
+
+
 def _run(cfg: Config, hooks: Hooks) -> dict[str, Any]:
     g = cfg.general
     for note in cfg.warnings:
@@ -101,12 +119,7 @@ def _run(cfg: Config, hooks: Hooks) -> dict[str, Any]:
     logger.info("rldojo run in %s\n%s", task.root, cfg.dump())
     for note in cfg.warnings:
         logger.warning(note)
-    if checkpoint is not None:
-        what = "resumed from" if g.mode == "train" else "loaded"
-        message = f"{what} {checkpoint} at {setup.counters.env_steps} env steps"
-        logger.info(message)
-        if g.mode == "train":
-            print(message, flush=True)
+    _log_start(g, setup, checkpoint, logger)
     if checkpoint is not None and g.mode == "train":
         remove_stale_temp_files(checkpoint.parent)  # left by a run killed mid-write
     if hooks.on_start is not None:

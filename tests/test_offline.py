@@ -25,6 +25,7 @@ from framework.data.adders import NStepAdder
 from framework.data.datasets import DatasetBuffer, DatasetError, open_dataset
 from framework.data.trajectories import ARRAY_KEYS
 from framework.records.archive import write_archive
+from framework.records.checkpoint import read_checkpoint
 from framework.runtime.setup import load_run_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,6 +111,50 @@ def test_bad_datasets_are_one_line_errors_before_the_task_directory(tmp_path, ca
         message = str(info.value)
         assert expected in message and "\n" not in message, (name, message)
         assert not tasks.exists(), name
+
+
+def test_init_from_errors_are_one_line_before_the_task_directory(tmp_path, cartpole_random):
+    """A checkpoint without this algorithm's networks, a path that does not exist, init_from
+    outside training, a checkpoint of other spaces: one line each, nothing written."""
+    bc = run(
+        load_config(
+            None,
+            offline_args(tmp_path / "bc", cartpole_random, "BC", "general_cfg.max_update_steps=5"),
+        )
+    )
+    tasks = tmp_path / "tasks"
+    dqn = [
+        "general_cfg.algo_name=DQN",
+        "general_cfg.max_env_steps=200",
+        f"general_cfg.tasks_dir={tasks}",
+    ]
+    cases = {
+        "other networks": (
+            [f"general_cfg.init_from={bc['task_dir']}"],
+            "holds BC's networks; init_from needs one whose networks DQN has",
+        ),
+        "missing": ([f"general_cfg.init_from={tmp_path / 'nope'}"], "does not exist"),
+        "test mode": (
+            [
+                f"general_cfg.init_from={bc['task_dir']}",
+                "general_cfg.mode=test",
+                "general_cfg.load_checkpoint=true",
+                f"general_cfg.load_path={bc['task_dir']}",
+            ],
+            "starts a training run",
+        ),
+    }
+    for name, (args, expected) in cases.items():
+        with pytest.raises(UserError) as info:
+            run(load_config(None, [*dqn, *args, *QUIET]))
+        message = str(info.value)
+        assert expected in message and "\n" not in message, (name, message)
+        assert not tasks.exists(), name
+    other = load_config(
+        None, [*dqn, "env_cfg.id=Acrobot-v1", f"general_cfg.init_from={bc['task_dir']}"]
+    )
+    with pytest.raises(UserError, match="incompatible with this env"):
+        run(other)
 
 
 def test_open_dataset_refuses_mixed_envs(tmp_path, cartpole_random):
@@ -278,6 +323,37 @@ def test_cartpole_expert_data_closed_loop(algo, cartpole_expert_data, tmp_path):
     )
     summary = run(cfg)
     assert summary["best_eval"] >= 475, summary
+    if algo == "CQL":
+        online_from_offline(Path(summary["task_dir"]), tmp_path)
+
+
+def online_from_offline(cql_run: Path, tmp_path: Path) -> None:
+    """Offline to online: a DQN run with init_from starts from the CQL run's networks (discrete
+    CQL is DQN's learner with an extra loss). Its evaluation at 500 env steps, before the
+    learning starts (1,000), plays as the CQL policy (a new DQN scores about 20), and its
+    networks are the checkpoint's."""
+    cfg = load_run_config(
+        None,
+        [
+            "general_cfg.algo_name=DQN",
+            "env_cfg.id=CartPole-v1",
+            f"general_cfg.init_from={cql_run}",
+            "general_cfg.max_env_steps=500",
+            "general_cfg.online_eval_fre=500",
+            "algo_cfg.learning_starts=1000",
+            f"general_cfg.tasks_dir={tmp_path / 'online'}",
+            *QUIET,
+        ],
+    )
+    summary = run(cfg)
+    assert summary["update_steps"] == 0 and summary["best_eval"] >= 400, summary
+    loaded = read_checkpoint(Path(summary["task_dir"]) / "models" / "last.pt")
+    offline = read_checkpoint(cql_run / "models" / "best.pt")
+    for net in ("q", "q_target"):
+        for key, value in offline["policy"]["networks"][net].items():
+            np.testing.assert_array_equal(loaded["policy"]["networks"][net][key], value)
+    log = (Path(summary["task_dir"]) / "logs").glob("*.log")
+    assert any(f"initialized from {cql_run / 'models' / 'best.pt'}" in p.read_text() for p in log)
 
 
 @pytest.mark.filterwarnings("ignore:`:UserWarning")  # Minari asks for an author, a permalink

@@ -19,7 +19,7 @@ import gymnasium as gym
 from algos.base.policy import BasePolicy, Budget
 from algos.base.spaces import UnsupportedSpace, action_kind, obs_kind
 from config.base import UserError
-from config.loader import Config, ConfigError, available, load_config
+from config.loader import Config, ConfigError, available, load_config, resolve_init_from
 from envs.vector import spaces_of
 from framework.data.datasets import Dataset, check_dataset, open_dataset
 from framework.records.checkpoint import CheckpointError, read_checkpoint
@@ -154,6 +154,40 @@ def load_checkpoint(
             f"{path}: trained with algo_name {data.get('algo_name')}, this config uses {algo}; "
             f"set general_cfg.algo_name: {data.get('algo_name')} or load another checkpoint"
         )
+    _check_spaces(policy, path, data)
+    _load_policy(
+        policy,
+        path,
+        data,
+        weights_only,
+        "use the config the checkpoint was trained with (its task directory's config.yaml)",
+    )
+    return data
+
+
+def init_from_checkpoint(policy: BasePolicy, path: str | Path, algo: str) -> dict[str, Any]:
+    """``init_from``: the networks (and observation statistics) of ``path`` into ``policy``,
+    which may be another algorithm's with the same networks (offline to online); nothing else.
+    CheckpointError when the spaces or the networks do not match."""
+    data = read_checkpoint(path)
+    _check_spaces(policy, path, data)
+    if data["policy"].get("obs_norm") is not None and getattr(policy, "obs_norm", 1) is None:
+        raise CheckpointError(
+            f"{path}: its networks take normalized observations; set algo_cfg.obs_norm: true "
+            "so that this run normalizes them with the checkpoint's statistics"
+        )
+    _load_policy(
+        policy,
+        path,
+        data,
+        True,
+        f"it holds {data.get('algo_name')}'s networks; init_from needs one whose networks "
+        f"{algo} has, with the same layers",
+    )
+    return data
+
+
+def _check_spaces(policy: BasePolicy, path: str | Path, data: dict[str, Any]) -> None:
     if (data.get("obs_space"), data.get("action_space")) != (
         repr(policy.obs_space),
         repr(policy.action_space),
@@ -163,15 +197,18 @@ def load_checkpoint(
             f"actions {data.get('action_space')}), incompatible with this env "
             f"(observations {policy.obs_space!r}, actions {policy.action_space!r})"
         )
+
+
+def _load_policy(
+    policy: BasePolicy, path: str | Path, data: dict[str, Any], weights_only: bool, fix: str
+) -> None:
     try:
         policy.load_state_dict(data["policy"], weights_only=weights_only)
     except (RuntimeError, ValueError, KeyError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(
-            f"{path}: does not fit this config's networks ({first}); use the config the "
-            "checkpoint was trained with (its task directory's config.yaml)"
+            f"{path}: does not fit this config's networks ({first}); {fix}"
         ) from None
-    return data
 
 
 def counters_of(data: dict[str, Any]) -> Counters:
@@ -245,6 +282,14 @@ class Setup:
                 self.counters = counters_of(data)
                 self.resume = data.get("resume")
                 self._keep_schedule(data.get("schedule"))
+        self.initialized: str | None = None  # what init_from loaded (logged by the run)
+        if g.init_from is not None and self.checkpoint is None:
+            initial = resolve_init_from(g)
+            data = init_from_checkpoint(self.policy, initial, g.algo_name)
+            self.initialized = (
+                f"initialized from {initial} ({data.get('algo_name')} networks after "
+                f"{data.get('counters', {}).get('update_steps', 0)} update steps)"
+            )
         self.policy.env_steps = self.counters.env_steps
 
     def _keep_schedule(self, saved: dict[str, Any] | None) -> None:

@@ -59,8 +59,9 @@ class GeneralConfig(BaseConfig):
     last.pt): the weights and observation statistics only; optimizers, counters, schedules and
     replay start fresh. The checkpoint may come from another algorithm that has this one's
     networks, which is how offline training continues online: CQL to SAC (Box actions) or to a
-    DQN variant with its head (Discrete), TD3BC to TD3. Train mode only. A resumed run
-    (load_checkpoint) continues from its own checkpoint and does not use init_from."""
+    DQN variant with its head (Discrete), TD3BC to TD3. Only a new training run uses it: a
+    resumed one (load_checkpoint) continues from its own checkpoint, and test, render and
+    collect load theirs (so a run's config.yaml serves them as it is)."""
     online_eval: bool = True
     """Evaluate the deterministic policy on separate envs while training."""
     online_eval_episode: int = 10
@@ -193,13 +194,6 @@ class GeneralConfig(BaseConfig):
         if self.load_checkpoint:
             require(
                 bool(self.load_path), "load_path", "load_checkpoint is on but load_path is unset"
-            )
-        if self.init_from is not None:
-            require(
-                self.mode == "train",
-                "init_from",
-                f"starts a training run from a checkpoint's weights; mode {self.mode} loads "
-                "one with load_checkpoint and load_path",
             )
 
         if self.reward_threshold is not None:

@@ -222,7 +222,7 @@ def load_config(
             raise ConfigError(f"{where or source}: {section}.{err.key}: {err.message}") from None
     if general.load_checkpoint:
         resolve_load_path(general, origins.get(("general_cfg", "load_path"), source))
-    if general.init_from is not None and not general.load_checkpoint:  # (a resume ignores it)
+    if general.init_from is not None and general.mode == "train" and not general.load_checkpoint:
         resolve_init_from(general, origins.get(("general_cfg", "init_from"), source))
     if general.tensorboard:
         try:

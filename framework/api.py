@@ -76,7 +76,7 @@ def _log_start(
         if g.mode == "train":
             print(message, flush=True)
         if g.init_from is not None:
-            logger.info("init_from is not used: the run resumes from its checkpoint")
+            logger.info("init_from is not used: the run %s %s", what, checkpoint)
     if setup.initialized is not None:
         logger.info(setup.initialized)
         print(setup.initialized, flush=True)

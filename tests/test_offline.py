@@ -114,8 +114,8 @@ def test_bad_datasets_are_one_line_errors_before_the_task_directory(tmp_path, ca
 
 
 def test_init_from_errors_are_one_line_before_the_task_directory(tmp_path, cartpole_random):
-    """A checkpoint without this algorithm's networks, a path that does not exist, init_from
-    outside training, a checkpoint of other spaces: one line each, nothing written."""
+    """A checkpoint without this algorithm's networks, a path that does not exist, a checkpoint
+    of other spaces: one line each, nothing written."""
     bc = run(
         load_config(
             None,
@@ -134,15 +134,6 @@ def test_init_from_errors_are_one_line_before_the_task_directory(tmp_path, cartp
             "holds BC's networks; init_from needs one whose networks DQN has",
         ),
         "missing": ([f"general_cfg.init_from={tmp_path / 'nope'}"], "does not exist"),
-        "test mode": (
-            [
-                f"general_cfg.init_from={bc['task_dir']}",
-                "general_cfg.mode=test",
-                "general_cfg.load_checkpoint=true",
-                f"general_cfg.load_path={bc['task_dir']}",
-            ],
-            "starts a training run",
-        ),
     }
     for name, (args, expected) in cases.items():
         with pytest.raises(UserError) as info:
@@ -354,6 +345,20 @@ def online_from_offline(cql_run: Path, tmp_path: Path) -> None:
             np.testing.assert_array_equal(loaded["policy"]["networks"][net][key], value)
     log = (Path(summary["task_dir"]) / "logs").glob("*.log")
     assert any(f"initialized from {cql_run / 'models' / 'best.pt'}" in p.read_text() for p in log)
+    # the run's own config.yaml (init_from included) serves a test of it, which loads its model
+    task = Path(summary["task_dir"])
+    test = load_run_config(
+        task / "config.yaml",
+        [
+            "general_cfg.mode=test",
+            "general_cfg.load_checkpoint=true",
+            f"general_cfg.load_path={task}",
+            "general_cfg.max_episode=2",
+            f"general_cfg.tasks_dir={tmp_path / 'online'}",
+            *QUIET,
+        ],
+    )
+    assert run(test)["episodes"] == 2
 
 
 @pytest.mark.filterwarnings("ignore:`:UserWarning")  # Minari asks for an author, a permalink

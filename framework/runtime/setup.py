@@ -283,7 +283,7 @@ class Setup:
                 self.resume = data.get("resume")
                 self._keep_schedule(data.get("schedule"))
         self.initialized: str | None = None  # what init_from loaded (logged by the run)
-        if g.init_from is not None and self.checkpoint is None:
+        if g.init_from is not None and g.mode == "train" and self.checkpoint is None:
             initial = resolve_init_from(g)
             data = init_from_checkpoint(self.policy, initial, g.algo_name)
             self.initialized = (

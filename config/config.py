@@ -195,6 +195,5 @@ class GeneralConfig(BaseConfig):
             require(
                 bool(self.load_path), "load_path", "load_checkpoint is on but load_path is unset"
             )
-
         if self.reward_threshold is not None:
             require(self.online_eval, "reward_threshold", "needs online_eval: true")

@@ -171,7 +171,7 @@ def init_from_checkpoint(policy: BasePolicy, path: str | Path, algo: str) -> dic
     CheckpointError when the spaces or the networks do not match."""
     data = read_checkpoint(path)
     _check_spaces(policy, path, data)
-    if data["policy"].get("obs_norm") is not None and getattr(policy, "obs_norm", 1) is None:
+    if data["policy"].get("obs_norm") is not None and not policy.observes:
         raise CheckpointError(
             f"{path}: its networks take normalized observations; set algo_cfg.obs_norm: true "
             "so that this run normalizes them with the checkpoint's statistics"

@@ -146,6 +146,7 @@ def test_init_from_errors_are_one_line_before_the_task_directory(tmp_path, cartp
     )
     with pytest.raises(UserError, match="incompatible with this env"):
         run(other)
+    assert not tasks.exists()
 
 
 def test_open_dataset_refuses_mixed_envs(tmp_path, cartpole_random):

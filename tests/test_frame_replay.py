@@ -15,8 +15,10 @@ import pytest
 
 from config.loader import load_config
 from framework.data.adders import IdentityAdder, NStepAdder
-from framework.data.buffers import ReplayBuffer
+from framework.data.buffers import PrioritizedReplayBuffer, ReplayBuffer
 from framework.data.frames import FrameAdder, FrameChunk, FrameReplayBuffer, is_frame_stack
+from framework.data.types import Transitions
+from framework.records.archive import array_bytes
 from framework.runtime.collector import Collector
 from tests.random_policy import RandomPolicy
 
@@ -229,7 +231,10 @@ def test_state_round_trip():
     for _ in range(20):
         buf.add(col.collect(5).data)
     copy = FrameReplayBuffer(200, 2, 0.9, seed=99, frame_capacity=260)
-    copy.load_state_dict(buf.state_dict())
+    state = buf.state_dict()
+    # sized without copying (a save above buffer_save_limit_mb stops there), to the byte
+    assert buf.state_nbytes() == array_bytes(state) > buf.frames.nbytes
+    copy.load_state_dict(state)
     a, b = buf.sample(16), copy.sample(16)
     for name in ("obs", "actions", "rewards", "next_obs", "discounts"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
@@ -239,6 +244,30 @@ def test_state_round_trip():
     copy.add(chunk)
     assert frame_transitions(buf) == frame_transitions(copy)
     col.close()
+
+
+@pytest.mark.parametrize("prioritized", [False, True])
+def test_dense_replay_state_is_sized_without_copies_and_round_trips(prioritized):
+    rng = np.random.default_rng(0)
+    n = 300
+    data = Transitions(
+        rng.standard_normal((n, 4)).astype(np.float32),
+        rng.integers(0, 2, n),
+        rng.standard_normal(n).astype(np.float32),
+        rng.standard_normal((n, 4)).astype(np.float32),
+        np.full(n, 0.99, np.float32),
+    )
+    buf, copy = (
+        PrioritizedReplayBuffer(500, 0.6, seed) if prioritized else ReplayBuffer(500, seed)
+        for seed in (1, 2)
+    )
+    buf.add(data)
+    state = buf.state_dict()
+    assert buf.state_nbytes() == array_bytes(state) >= 300 * (4 + 4) * 4
+    copy.load_state_dict(state)
+    a, b = buf.sample(32), copy.sample(32)
+    for name in ("obs", "actions", "rewards", "next_obs", "discounts"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
 
 
 # 48x48 frames: with smaller ones the archive's per-array entries (~250 bytes) would weigh

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from framework.data.types import BufferKind, BufferStatus, ReplayBatch, StepBatch, Transitions
+from framework.records.archive import array_bytes
 
 
 class ReplayBuffer:
@@ -96,9 +97,11 @@ class ReplayBuffer:
     def update_priorities(self, indices: np.ndarray, priorities: np.ndarray) -> None:
         """Uniform replay ignores priorities."""
 
-    def state_dict(self) -> dict[str, Any]:
-        """The stored transitions (the filled part), write position and sampling RNG state."""
-        store = {k: v[: self.size].copy() for k, v in (self.store or {}).items()}
+    def state_dict(self, copy: bool = True) -> dict[str, Any]:
+        """The stored transitions (the filled part), write position and sampling RNG state
+        (``copy=False``: views of the live arrays, to size them)."""
+        own = np.copy if copy else np.asarray
+        store = {k: own(v[: self.size]) for k, v in (self.store or {}).items()}
         return {
             "capacity": self.capacity,
             "pos": self.pos,
@@ -106,6 +109,10 @@ class ReplayBuffer:
             "store": store,
             "rng": self.rng.bit_generator.state,
         }
+
+    def state_nbytes(self) -> int:
+        """The bytes of the arrays ``state_dict`` holds, counted without copying them."""
+        return array_bytes(self.state_dict(copy=False))
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if int(state["capacity"]) != self.capacity:
@@ -174,9 +181,10 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         self.max_priority = max(self.max_priority, float(priorities.max()))
         self._set(indices, priorities**self.alpha)
 
-    def state_dict(self) -> dict[str, Any]:
-        state = super().state_dict()
-        state["priorities"] = self.tree[self.tree_size : self.tree_size + self.size].copy()
+    def state_dict(self, copy: bool = True) -> dict[str, Any]:
+        state = super().state_dict(copy)
+        own = np.copy if copy else np.asarray
+        state["priorities"] = own(self.tree[self.tree_size : self.tree_size + self.size])
         state["max_priority"] = self.max_priority
         return state
 

@@ -35,6 +35,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from framework.data.types import BufferKind, BufferStatus, ReplayBatch, StepBatch
+from framework.records.archive import array_bytes
 
 ZERO = -1
 
@@ -372,24 +373,31 @@ class FrameReplayBuffer:
         )
 
     # ---- state -----------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        """Everything, frames included (gigabytes for a full Atari buffer)."""
+    def state_dict(self, copy: bool = True) -> dict[str, Any]:
+        """Everything, frames included (gigabytes for a full Atari buffer); ``copy=False``:
+        views of the live arrays, to size them."""
+        own = np.copy if copy else np.asarray
         return {
             "capacity": self.capacity,
             "frame_capacity": self.frame_capacity,
-            "frames": None if self.frames is None else self.frames.copy(),
-            "frame_serial": self.frame_serial.copy(),
+            "frames": None if self.frames is None else own(self.frames),
+            "frame_serial": own(self.frame_serial),
             "frames_total": self.frames_total,
-            "store": None if self.store is None else {k: v.copy() for k, v in self.store.items()},
+            "store": None if self.store is None else {k: own(v) for k, v in self.store.items()},
             "tail": self.tail,
             "live": self.live,
             "steps_total": self.steps_total,
             "slots": [[k, v] for k, v in self.slots.items()],
-            "carry": self.carry.copy(),
-            "last_step": self.last_step.copy(),
-            "run": self.run.copy(),
+            "carry": own(self.carry),
+            "last_step": own(self.last_step),
+            "run": own(self.run),
             "rng": self.rng.bit_generator.state,
         }
+
+    def state_nbytes(self) -> int:
+        """The bytes of the arrays ``state_dict`` holds, counted without copying them (a save
+        above buffer_save_limit_mb is refused before gigabytes of frames are copied)."""
+        return array_bytes(self.state_dict(copy=False))
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if (int(state["capacity"]), int(state["frame_capacity"])) != (

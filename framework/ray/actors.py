@@ -95,6 +95,9 @@ class DataServer:
     def buffer_state(self) -> dict:
         return self.buffer.state_dict()
 
+    def buffer_state_nbytes(self) -> int:
+        return self.buffer.state_nbytes()
+
     def load_buffer_state(self, state: dict) -> None:
         self.buffer.load_state_dict(state)
 
@@ -474,13 +477,16 @@ class LearnerActor:
         the DataServer first), records, figure and summary."""
         from ray.exceptions import RayActorError
 
-        status, state = self.run.buffer.status(), None
-        if self.learner.cfg.general.save_buffer and status.kind == "replay":
-            try:
-                state = self.run.buffer.state_dict()
+        g = self.learner.cfg.general
+        status, state, nbytes = self.run.buffer.status(), None, None
+        if g.save_buffer and status.kind == "replay":
+            try:  # sized first: a buffer above the limit is not fetched (Learner.save_buffer)
+                nbytes = self.run.buffer.state_nbytes()
+                if nbytes <= g.buffer_save_limit_mb * 2**20:
+                    state = self.run.buffer.state_dict()
             except RayActorError:  # the DataServer died with it
-                pass
-        self.learner.buffer = FrozenBuffer(status, state) if state is not None else None
+                nbytes = None
+        self.learner.buffer = FrozenBuffer(status, state, nbytes) if nbytes is not None else None
         self.run.close()
         summary = self.learner.finish(interrupted, self.extra())
         self.task.close()

@@ -56,6 +56,11 @@ class RemoteBuffer:
 
         return ray.get(self.ds.buffer_state.remote())
 
+    def state_nbytes(self) -> int:
+        import ray
+
+        return ray.get(self.ds.buffer_state_nbytes.remote())
+
     def load_state_dict(self, state: dict) -> None:
         import ray
 
@@ -65,15 +70,21 @@ class RemoteBuffer:
 
 class FrozenBuffer:
     """What the learner saves beside last.pt once the DataServer is gone: the buffer's status
-    and state as they were at the end."""
+    and state as they were at the end (no state when it was above buffer_save_limit_mb: only
+    its size, for the log line)."""
 
-    def __init__(self, status: BufferStatus, state: dict | None):
-        self._status, self._state = status, state
+    def __init__(self, status: BufferStatus, state: dict | None, nbytes: int):
+        self._status, self._state, self._nbytes = status, state, nbytes
 
     def status(self) -> BufferStatus:
         return self._status
 
+    def state_nbytes(self) -> int:
+        return self._nbytes
+
     def state_dict(self) -> dict:
+        if self._state is None:
+            raise ValueError("the replay buffer was above buffer_save_limit_mb: not fetched")
         return self._state
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from framework.data.datasets import normalized_score
 from framework.data.types import Record
-from framework.records.archive import array_bytes, write_archive
+from framework.records.archive import write_archive
 from framework.records.taskdir import CsvLog, TaskDir
 from framework.runtime.clock import Clock, Counters
 from framework.runtime.evaluator import Evaluator
@@ -384,8 +384,7 @@ class Learner:
         g = self.cfg.general
         if not g.save_buffer or self.buffer is None or self.buffer.status().kind != "replay":
             return
-        state = self.buffer.state_dict()
-        size = array_bytes(state)  # every array: the frame replay keeps its frames apart
+        size = self.buffer.state_nbytes()  # before any copy (a full Atari replay: 7 GB)
         if size > g.buffer_save_limit_mb * 2**20:
             self.log.warning(
                 "replay buffer not saved: %.0f MB is above buffer_save_limit_mb (%d); a resumed "
@@ -394,7 +393,9 @@ class Learner:
                 g.buffer_save_limit_mb,
             )
             return
-        write_archive(buffer_path(self.task.models / "last.pt"), {"buffer": state})
+        write_archive(
+            buffer_path(self.task.models / "last.pt"), {"buffer": self.buffer.state_dict()}
+        )
 
     def save_last(self) -> None:
         """models/last.pt: the complete state (policy, optimizers, learner, loop, RNGs; the

@@ -11,7 +11,11 @@ returns of the SAC and TD3 presets after 300,000 env steps.
 env steps without online evaluation (the summary's env_steps_per_second is the whole loop:
 acting, env steps, replay, one SAC update per step), and, interleaved repeat by repeat,
 CleanRL's ``sac_continuous_action.py`` for the same number of steps in its own virtual
-environment (its mean SPS over the run, from launch to exit: total steps / wall seconds).
+environment (its mean SPS over the run, from launch to exit: total steps / wall seconds). Put the
+script and its ``cleanrl_utils/`` from github.com/vwxyzjn/cleanrl in one folder; the venv needs
+torch, gymnasium[mujoco], stable-baselines3 (its replay buffer), tyro and tensorboard. It runs
+unmodified through ``benchmarks/peers/run_with_gym1.py``, which gives it the vector-env API of
+gymnasium 0.29 that it was written for.
 ``returns``: each preset once for its 300,000 steps; prints the best and last evaluation means
 (10 deterministic episodes) and how long the run took.
 """
@@ -35,7 +39,8 @@ def rldojo(algo: str, seed: int, tasks: Path, extra: list[str]) -> dict:
 
 
 def cleanrl(python: str, script: str, steps: int, seed: int) -> float:
-    cmd = [python, script, "--env-id", "HalfCheetah-v5", f"--total-timesteps={steps}"]
+    shim = str(ROOT / "benchmarks" / "peers" / "run_with_gym1.py")  # gymnasium 0.29's vector API
+    cmd = [python, shim, script, "--env-id", "HalfCheetah-v5", f"--total-timesteps={steps}"]
     cmd += [f"--seed={seed}", "--no-track", "--no-capture-video"]
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
@@ -52,7 +57,11 @@ def throughput(args) -> None:
     rates: dict[str, list[float]] = {"rldojo loop": [], "rldojo launch-to-exit": []}
     if args.cleanrl_script:
         rates["cleanrl launch-to-exit"] = []
-    extra = [f"general_cfg.max_env_steps={args.steps}", "general_cfg.online_eval=false"]
+    extra = [
+        f"general_cfg.max_env_steps={args.steps}",
+        "general_cfg.online_eval=false",
+        "general_cfg.reward_threshold=null",
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(1, args.repeats + 1):
             s = rldojo("SAC", seed, Path(tmp), extra)

@@ -477,12 +477,11 @@ class LearnerActor:
         the DataServer first), records, figure and summary."""
         from ray.exceptions import RayActorError
 
-        g = self.learner.cfg.general
         status, state, nbytes = self.run.buffer.status(), None, None
-        if g.save_buffer and status.kind == "replay":
+        if self.learner.cfg.general.save_buffer and status.kind == "replay":
             try:  # sized first: a buffer above the limit is not fetched (Learner.save_buffer)
                 nbytes = self.run.buffer.state_nbytes()
-                if nbytes <= g.buffer_save_limit_mb * 2**20:
+                if self.learner.buffer_fits(nbytes):
                     state = self.run.buffer.state_dict()
             except RayActorError:  # the DataServer died with it
                 nbytes = None

@@ -385,7 +385,7 @@ class Learner:
         if not g.save_buffer or self.buffer is None or self.buffer.status().kind != "replay":
             return
         size = self.buffer.state_nbytes()  # before any copy (a full Atari replay: 7 GB)
-        if size > g.buffer_save_limit_mb * 2**20:
+        if not self.buffer_fits(size):
             self.log.warning(
                 "replay buffer not saved: %.0f MB is above buffer_save_limit_mb (%d); a resumed "
                 "run refills it",
@@ -396,6 +396,10 @@ class Learner:
         write_archive(
             buffer_path(self.task.models / "last.pt"), {"buffer": self.buffer.state_dict()}
         )
+
+    def buffer_fits(self, nbytes: int) -> bool:
+        """Whether a replay buffer state of ``nbytes`` is within buffer_save_limit_mb."""
+        return nbytes <= self.cfg.general.buffer_save_limit_mb * 2**20
 
     def save_last(self) -> None:
         """models/last.pt: the complete state (policy, optimizers, learner, loop, RNGs; the

@@ -108,6 +108,45 @@ def true_next_obs(next_obs: np.ndarray, info: dict, done: np.ndarray) -> np.ndar
     return real
 
 
+class EnvSlots:
+    """Independent envs for evaluation, each reset with its own seed and stepped together (only
+    the slots given). This one holds gymnasium envs and steps them one by one; a family may
+    provide ``make_slots(cfg, n)`` that steps them at once (CartPole with ``vector_mode:
+    numpy``)."""
+
+    def __init__(self, envs: list[gym.Env]):
+        self.envs = envs
+
+    def __len__(self) -> int:
+        return len(self.envs)
+
+    def reset(self, slot: int, seed: int) -> np.ndarray:
+        return self.envs[slot].reset(seed=seed)[0]
+
+    def step(self, slots: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Arrays of the next observations, rewards, terminations and truncations of ``slots``."""
+        out = [self.envs[s].step(a)[:4] for s, a in zip(slots, actions)]
+        nxt, rewards, terminated, truncated = zip(*out)
+        return (
+            np.stack(nxt),
+            np.asarray(rewards, np.float64),
+            np.array(terminated),
+            np.array(truncated),
+        )
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
+
+
+def make_slots(cfg, n: int) -> EnvSlots:
+    """``n`` evaluation envs (the family's own batched ones where it has them)."""
+    module = env_module(cfg.general.env_name)
+    if hasattr(module, "make_slots"):
+        return module.make_slots(cfg, n)
+    return EnvSlots([make_single(cfg) for _ in range(n)])
+
+
 def spaces_of(cfg) -> tuple[gym.Space, gym.Space]:
     env = make_single(cfg)
     try:

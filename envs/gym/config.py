@@ -72,11 +72,13 @@ class EnvConfig(BaseConfig):
     """Wrappers applied in order to every env (training, evaluation, rendering)."""
     n_envs: int = 8
     """Vectorized training envs (per worker under Ray)."""
-    vector_mode: Literal["sync", "async", "model"] = "sync"
+    vector_mode: Literal["sync", "async", "model", "numpy"] = "sync"
     """sync: envs step in this process; async: one subprocess per env (for slow envs); model:
     gymnasium's toy-text envs (FrozenLake, CliffWalking, Taxi) stepped from their transition
     tables in NumPy, all envs at once: the same episodes as sync, about 15x faster (no wrappers,
-    no per-step info)."""
+    no per-step info); numpy: CartPole's physics on arrays, all training envs at once and all
+    evaluation envs at once: the same episodes as sync, about 10x faster (no wrappers; of
+    make_kwargs only sutton_barto_reward and max_episode_steps)."""
     n_eval_envs: int = 10
     """Envs stepped together during evaluation (episodes beyond this run in further rounds)."""
     gif_fps: int = 30
@@ -91,18 +93,24 @@ class EnvConfig(BaseConfig):
         require(self.gif_fps > 0, "gif_fps", "must be > 0")
         require(self.gif_episodes > 0, "gif_episodes", "must be > 0")
         check_env_id(self.id)
-        if self.vector_mode == "model":
+        if self.vector_mode in ("model", "numpy"):
             import gymnasium as gym
 
+            from envs.gym.cartpole_numpy import numpy_problem
             from envs.gym.model_vector import model_problem
 
             try:
                 env = gym.make(self.id, **self.make_kwargs)
             except TypeError as err:  # reported with the env's own arguments
                 raise FieldError("make_kwargs", f"{self.id} does not accept them: {err}") from None
-            problem = model_problem(env, self.wrappers)
+            if self.vector_mode == "model":
+                problem = model_problem(env, self.wrappers)
+            else:
+                problem = numpy_problem(env, self.make_kwargs, self.wrappers)
             env.close()
-            require(problem is None, "vector_mode", f"model cannot run this env: {problem}")
+            require(
+                problem is None, "vector_mode", f"{self.vector_mode} cannot run this env: {problem}"
+            )
 
 
 def register_ale() -> None:

@@ -8,7 +8,7 @@ import gymnasium as gym
 
 from config.base import UserError
 from envs.gym.config import EnvConfig, register_ale, resolve_wrapper
-from envs.vector import gym_vector, make_single
+from envs.vector import EnvSlots, gym_vector, make_single
 
 
 def env_label(cfg: EnvConfig) -> str:
@@ -40,9 +40,25 @@ def make_env(cfg: EnvConfig, max_step: int = -1, render_mode: str | None = None)
 
 def make_vector(cfg, n_envs: int) -> gym.vector.VectorEnv:
     """Training envs: with ``vector_mode: model`` the toy-text envs stepped from their
-    transition tables (envs/gym/model_vector.py), else gymnasium's sync or async vector env."""
+    transition tables (envs/gym/model_vector.py), with ``numpy`` CartPole in NumPy
+    (envs/gym/cartpole_numpy.py), else gymnasium's sync or async vector env."""
     if cfg.env.vector_mode == "model":
         from envs.gym.model_vector import ModelVectorEnv
 
         return ModelVectorEnv(partial(make_single, cfg), n_envs, cfg.env.wrappers)
+    if cfg.env.vector_mode == "numpy":
+        from envs.gym.cartpole_numpy import CartPoleVectorEnv
+
+        return CartPoleVectorEnv(
+            partial(make_single, cfg), n_envs, cfg.env.make_kwargs, cfg.env.wrappers
+        )
     return gym_vector(cfg, n_envs)
+
+
+def make_slots(cfg, n: int) -> EnvSlots:
+    """Evaluation envs: CartPole in NumPy with ``vector_mode: numpy``, else gymnasium envs."""
+    if cfg.env.vector_mode == "numpy":
+        from envs.gym.cartpole_numpy import CartPoleSlots
+
+        return CartPoleSlots(partial(make_single, cfg), n, cfg.env.make_kwargs, cfg.env.wrappers)
+    return EnvSlots([make_single(cfg) for _ in range(n)])

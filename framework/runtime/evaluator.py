@@ -16,7 +16,7 @@ from typing import NamedTuple
 import gymnasium as gym
 import numpy as np
 
-from envs.vector import make_single
+from envs.vector import make_slots
 from framework.runtime.seeding import stream_rng
 
 
@@ -49,7 +49,7 @@ class Evaluator:
         if n_envs < 1 and render_env is None:
             raise ValueError("an Evaluator needs at least one env")
         self.cfg = cfg
-        self.envs = [make_single(cfg) for _ in range(n_envs)]
+        self.slots = make_slots(cfg, n_envs)
         self.render_env = render_env
         self.render_episodes = render_episodes if render_env is not None else 0
         self.seed_rng = stream_rng(seed, stream)
@@ -70,40 +70,61 @@ class Evaluator:
         seeds = self.seed_rng.integers(0, 2**31 - 1, size=n_episodes)
         returns = np.zeros(n_episodes)
         lengths = np.zeros(n_episodes, np.int64)
-        envs = self.envs + ([self.render_env] if self.render_env is not None else [])
-        render_slot = len(self.envs) if self.render_env is not None else -1
+        n_plain = len(self.slots)
+        render_slot = n_plain if self.render_env is not None else -1
         # the render env takes episodes 0..n_render-1 in order, the others the rest
         n_render = min(self.render_episodes, n_episodes)
         queues = {"render": iter(range(n_render)), "plain": iter(range(n_render, n_episodes))}
-        slot_episode = [-1] * len(envs)
-        obs: list[np.ndarray | None] = [None] * len(envs)
+        slot_episode = np.full(n_plain + (self.render_env is not None), -1)
+        obs: np.ndarray | None = None  # one row per slot
 
         def start(slot: int) -> None:
+            nonlocal obs
             ep = next(queues["render" if slot == render_slot else "plain"], -1)
             slot_episode[slot] = ep
             if ep >= 0:
-                obs[slot], _ = envs[slot].reset(seed=int(seeds[ep]))
+                seed = int(seeds[ep])
+                if slot == render_slot:
+                    first, _ = self.render_env.reset(seed=seed)
+                else:
+                    first = self.slots.reset(slot, seed)
+                if obs is None:
+                    obs = np.zeros((len(slot_episode), *np.shape(first)), np.asarray(first).dtype)
+                obs[slot] = first
 
-        for slot in range(len(envs)):
+        for slot in range(len(slot_episode)):
             start(slot)
         while True:
-            active = [s for s in range(len(envs)) if slot_episode[s] >= 0]
-            if not active:
+            active = np.flatnonzero(slot_episode >= 0)
+            if not len(active):
                 break
-            batch_obs = np.stack([obs[s] for s in active])
-            actions = act(batch_obs)
-            for j, slot in enumerate(active):
-                ep = slot_episode[slot]
-                nxt, r, term, trunc, _ = envs[slot].step(actions[j])
-                returns[ep] += r
-                lengths[ep] += 1
-                if on_step is not None:
-                    on_step(slot, obs[slot], actions[j], r, nxt, term, trunc, int(seeds[ep]))
-                obs[slot] = nxt
-                if term or trunc:
-                    if on_episode is not None:
-                        on_episode(slot, ep, float(returns[ep]), int(lengths[ep]), int(seeds[ep]))
-                    start(slot)
+            actions = act(obs[active])
+            n = len(active) - (active[-1] == render_slot)  # the plain slots come first
+            parts = [self.slots.step(active[:n], actions[:n])] if n else []
+            if n < len(active):
+                o, r, te, tr = self.render_env.step(actions[-1])[:4]
+                parts.append(
+                    (np.asarray(o)[None], np.array([r], float), np.array([te]), np.array([tr]))
+                )
+            nxt, rewards, terminated, truncated = (
+                parts[0] if len(parts) == 1 else (np.concatenate(p) for p in zip(*parts))
+            )
+            episodes = slot_episode[active]
+            returns[episodes] += rewards
+            lengths[episodes] += 1
+            if on_step is not None:
+                for j, slot in enumerate(active):
+                    on_step(
+                        int(slot), obs[slot].copy(), actions[j], rewards[j], nxt[j], terminated[j],
+                        truncated[j], int(seeds[episodes[j]]),
+                    )  # fmt: skip
+            obs[active] = nxt
+            for j in np.flatnonzero(np.logical_or(terminated, truncated)):
+                ep = episodes[j]
+                if on_episode is not None:
+                    on_episode(int(active[j]), int(ep), float(returns[ep]), int(lengths[ep]),
+                               int(seeds[ep]))  # fmt: skip
+                start(int(active[j]))
         return EvalResult(returns, lengths, seeds)
 
     def state_dict(self) -> dict:
@@ -114,7 +135,6 @@ class Evaluator:
         self.seed_rng.bit_generator.state = state["seed_rng"]
 
     def close(self) -> None:
-        for env in self.envs:
-            env.close()
+        self.slots.close()
         if self.render_env is not None:
             self.render_env.close()

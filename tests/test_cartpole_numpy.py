@@ -1,0 +1,121 @@
+"""``vector_mode: numpy`` (CartPole's physics on arrays) gives exactly the episodes gymnasium's
+own envs give, for training (same seeds and actions: same observations, rewards, terminations,
+truncations and final observations, step by step) and for evaluation (same returns and lengths of
+the same seeded episodes); it saves and restores its state mid-episode; what it cannot run is a
+one-line config error."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from config.loader import ConfigError, load_config
+from envs.gym.cartpole_numpy import CartPoleVectorEnv
+from envs.state import env_state, load_env_state
+from envs.vector import true_next_obs
+from framework.records.archive import read_archive, write_archive
+from framework.runtime.evaluator import Evaluator
+
+
+def pair(n: int, kwargs: dict | None = None):
+    make = partial(gym.make, "CartPole-v1", **(kwargs or {}))
+    ref = gym.vector.SyncVectorEnv([make] * n, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+    return ref, CartPoleVectorEnv(make, n, kwargs or {}, [])
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"sutton_barto_reward": True}, {"max_episode_steps": 60}])
+def test_numpy_cartpole_steps_exactly_as_gymnasium(kwargs):
+    n = 5
+    ref, ours = pair(n, kwargs)
+    for seed in (3, [11, 2, 7, 40, 5]):  # an int (seed + i per env) and one seed per env
+        obs_ref, _ = ref.reset(seed=seed)
+        obs, _ = ours.reset(seed=seed)
+        np.testing.assert_array_equal(obs, obs_ref)
+        assert obs.dtype == obs_ref.dtype == np.float32
+    rng = np.random.default_rng(0)
+    ends = {"term": 0, "trunc": 0}
+    balance = np.zeros(n, bool)  # some envs balance (long episodes), others act at random
+    for step in range(3000):
+        if step % 200 == 0:
+            balance = rng.random(n) < 0.5
+        obs = ours.physics.obs(slice(None))
+        pd = (obs[:, 2] * 10 + obs[:, 3] > 0).astype(np.int64)
+        actions = np.where(balance, pd, rng.integers(2, size=n))
+        want, got = ref.step(actions), ours.step(actions)
+        for a, b in zip(want[:4], got[:4]):
+            np.testing.assert_array_equal(b, a)
+            assert b.dtype == a.dtype
+        done = want[2] | want[3]
+        np.testing.assert_array_equal(
+            true_next_obs(got[0], got[4], done), true_next_obs(want[0], want[4], done)
+        )
+        ends["term"] += int(want[2].sum())
+        ends["trunc"] += int((want[3] & ~want[2]).sum())
+    assert ends["term"] > 50 and ends["trunc"] > 0  # both kinds of episode end were compared
+
+
+def test_numpy_cartpole_state_restores_mid_episode(tmp_path):
+    """A checkpointed env (through an rldojo archive) continues exactly as the original."""
+    _, ours = pair(4)
+    ours.reset(seed=11)
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        ours.step(rng.integers(2, size=4))
+    write_archive(tmp_path / "env.npz", {"envs": env_state(ours)})
+    _, fresh = pair(4)
+    fresh.reset(seed=999)
+    assert load_env_state(fresh, read_archive(tmp_path / "env.npz")["envs"])
+    for _ in range(600):
+        actions = rng.integers(2, size=4)
+        for a, b in zip(ours.step(actions)[:4], fresh.step(actions)[:4]):
+            np.testing.assert_array_equal(a, b)
+    _, other = pair(3)
+    assert not other.load_state_dict(env_state(ours)["own"])  # another number of envs
+
+
+def play(evaluator: Evaluator, rng: np.random.Generator):
+    """11 episodes, balancing with mistakes (episodes of very different lengths); the result and
+    every step ``on_step`` saw."""
+    seen = []
+
+    def act(obs):
+        pd = (obs[:, 2] * 10 + obs[:, 3] > 0).astype(np.int64)
+        return np.where(rng.random(len(obs)) < 0.7, pd, 1 - pd)
+
+    def on_step(slot, obs, action, reward, nxt, term, trunc, seed):
+        seen.append((slot, obs.tolist(), int(action), float(reward), nxt.tolist(), bool(term),
+                     bool(trunc), seed))  # fmt: skip
+
+    return evaluator.run(act, 11, on_step=on_step), seen
+
+
+def test_numpy_evaluation_plays_the_sync_episodes():
+    """The Evaluator on NumPy CartPoles: the same seeded episodes, returns and lengths, and the
+    same steps seen by ``on_step``, as on gymnasium's envs (more episodes than envs: slots restart
+    while others are still running)."""
+    results, steps = {}, {}
+    for mode in ("sync", "numpy"):
+        cfg = load_config(None, [f"env_cfg.vector_mode={mode}", "general_cfg.max_step=200"])
+        evaluator = Evaluator(cfg, 4, seed=5)
+        results[mode], steps[mode] = play(evaluator, np.random.default_rng(3))
+        evaluator.close()
+    for a, b in zip(results["sync"], results["numpy"]):
+        np.testing.assert_array_equal(a, b)
+    assert steps["sync"] == steps["numpy"]
+    lengths = results["numpy"].lengths
+    assert lengths.max() == 200 and lengths.min() < 100
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (["env_cfg.id=Acrobot-v1"], "is not gymnasium's CartPole"),
+        (["env_cfg.wrappers=[{name: TimeAwareObservation}]"], "wrappers"),
+    ],
+)
+def test_envs_numpy_mode_cannot_run_are_config_errors(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, ["env_cfg.vector_mode=numpy", *overrides])

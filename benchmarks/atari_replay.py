@@ -9,6 +9,7 @@ the buffer does all the work it does in training.
 
     python benchmarks/atari_replay.py                     # 1M transitions, batch 32, n-step 1 and 3
     python benchmarks/atari_replay.py --capacity 200000   # a quicker look
+    python benchmarks/atari_replay.py --per               # also prioritized, 3-step (Rainbow)
 
 Reports the process's resident memory added by the buffer (VmRSS, after the rings wrapped, so
 every page is touched), what a dense buffer (obs and next_obs as 4x84x84 uint8) would take,
@@ -85,12 +86,15 @@ def main() -> None:
     parser.add_argument("--n-envs", type=int, default=8)
     parser.add_argument("--phase", type=int, default=128, help="vector steps per add")
     parser.add_argument("--samples", type=int, default=2000)
+    parser.add_argument("--per", action="store_true", help="also PER (alpha 0.5), n-step 3")
     args = parser.parse_args()
     streams = StackStreams(args.n_envs)
     before = rss()
     rows = []
-    for n_step in (1, 3):
-        buf = FrameReplayBuffer(args.capacity, n_step, 0.99, seed=0)
+    variants = [(1, None), (3, None)] + ([(3, 0.5)] if args.per else [])
+    rng = np.random.default_rng(0)
+    for n_step, alpha in variants:
+        buf = FrameReplayBuffer(args.capacity, n_step, 0.99, seed=0, alpha=alpha)
         adder = FrameAdder(args.n_envs)
         fill = int(1.1 * args.capacity)  # past the capacity: both rings wrap, all pages touched
         added, add_time = 0, 0.0
@@ -104,12 +108,13 @@ def main() -> None:
         times = []
         for _ in range(args.samples):
             start = time.perf_counter()
-            buf.sample(args.batch)
+            sampled = buf.sample(args.batch, beta=0.4)
             times.append(time.perf_counter() - start)
+            buf.update_priorities(sampled.indices, rng.random(args.batch))  # as learning does
         times.sort()
         rows.append(
             (
-                n_step,
+                f"{n_step}{' PER' if alpha else ''}",
                 len(buf),
                 memory,
                 added / add_time,
@@ -123,12 +128,12 @@ def main() -> None:
     print(f"\nframe replay, capacity {args.capacity:,} transitions, {args.n_envs} env streams")
     print(f"dense replay would hold obs and next_obs: {dense / 2**30:.1f} GiB")
     print(
-        f"{'n_step':>6s} {'held':>10s} {'memory GiB':>11s} {'frames/step':>12s} "
+        f"{'n_step':>7s} {'held':>10s} {'memory GiB':>11s} {'frames/step':>12s} "
         f"{'add steps/s':>12s} {f'sample({args.batch}) median':>20s} {'p99':>9s}"
     )
     for n_step, held, memory, rate, med, p99, fps in rows:
         print(
-            f"{n_step:6d} {held:10,d} {memory / 2**30:11.2f} {fps:12.3f} {rate:12,.0f} "
+            f"{n_step:>7s} {held:10,d} {memory / 2**30:11.2f} {fps:12.3f} {rate:12,.0f} "
             f"{med * 1e6:17.0f} us {p99 * 1e6:6.0f} us"
         )
 

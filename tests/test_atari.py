@@ -178,6 +178,14 @@ SMOKE = [
                 "algo_cfg.buffer_size=5000",
             ],
         ),
+        (
+            "ALE-Pong-v5_Rainbow.yaml",  # prioritized frame replay, noisy nets, 3-step returns
+            [
+                "algo_cfg.learning_starts=1000",
+                "algo_cfg.gradient_steps=1",
+                "algo_cfg.buffer_size=5000",
+            ],
+        ),
         ("ALE-Pong-v5_PPO.yaml", ["algo_cfg.n_steps=64", "algo_cfg.n_epochs=1"]),
     ],
 )

@@ -246,6 +246,47 @@ def test_state_round_trip():
     col.close()
 
 
+def test_prioritized_frame_replay():
+    """PER over frames stored once (Rainbow on Atari): the records are the dense ones; every draw
+    is a live, complete record; records that left the ring keep no priority mass; a few records
+    given most of the mass take most of the draws, with the smallest importance weights; the
+    priorities come back from a state round trip."""
+    col = collector([f"env_cfg.id={FRAMES_ID}"], n_envs=3)
+    buf = FrameReplayBuffer(400, 3, 0.9, seed=0, frame_capacity=450, alpha=1.0)
+    for emitted, _ in drive(col, 50, 6, 3, buf):  # wraps around: records leave
+        held = frame_transitions(buf)
+        assert set(held) <= set(emitted) and len(held) == len(buf)
+    col.close()
+    assert buf.steps_total > 2 * buf.capacity
+    live = (buf.tail + np.arange(buf.live)) % buf.capacity
+    dead = np.setdiff1d(np.arange(buf.capacity), live)
+    assert len(dead) and (buf.sum_tree.leaves(buf.capacity)[dead] == 0).all()
+    keys = set(emitted)
+    for _ in range(10):
+        batch = buf.sample(64, beta=0.5)
+        assert np.isin(batch.indices, live).all()
+        for i in range(64):
+            k = key(batch.obs[i], batch.actions[i], batch.rewards[i], batch.next_obs[i],
+                    batch.discounts[i])  # fmt: skip
+            assert k in keys
+        assert batch.weights.dtype == np.float32 and batch.weights.max() == 1.0
+        buf.update_priorities(batch.indices, np.random.default_rng(0).random(64))
+    buf.update_priorities(live, np.full(len(live), 1e-3))
+    favoured = np.unique(batch.indices)[:8]  # complete records
+    buf.update_priorities(favoured, np.full(len(favoured), 10.0))
+    batch = buf.sample(256, beta=1.0)
+    fav = np.isin(batch.indices, favoured)
+    assert fav.mean() > 0.9
+    np.testing.assert_allclose(batch.weights[fav], batch.weights.min())
+    copy = FrameReplayBuffer(400, 3, 0.9, seed=0, frame_capacity=450, alpha=1.0)
+    copy.load_state_dict(buf.state_dict())
+    a, b = buf.sample(32, beta=0.7), copy.sample(32, beta=0.7)
+    np.testing.assert_array_equal(a.indices, b.indices)
+    np.testing.assert_array_equal(a.weights, b.weights)
+    with pytest.raises(ValueError, match="prioritized"):
+        FrameReplayBuffer(400, 3, 0.9, frame_capacity=450).load_state_dict(buf.state_dict())
+
+
 @pytest.mark.parametrize("prioritized", [False, True])
 def test_dense_replay_state_is_sized_without_copies_and_round_trips(prioritized):
     rng = np.random.default_rng(0)

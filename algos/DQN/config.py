@@ -66,6 +66,8 @@ class AlgoConfig(OffPolicyConfig):
     its 50,000-step budget on seeds 1-7 (16: seeds 2 and 3 stay below 475 at 40,000)."""
     target_update: int = 16
     """Update steps between hard target-network copies (used when tau is 1)."""
+    optim_eps: float = 1e-8
+    """Adam's epsilon (QR-DQN's paper: 0.01 / batch_size; Rainbow's: 1.5e-4)."""
     double_dqn: bool = True
     """Double DQN: the online net picks the next action, the target net values it."""
     dueling: bool = False
@@ -111,4 +113,5 @@ class AlgoConfig(OffPolicyConfig):
         require(self.kappa > 0, "kappa", f"must be > 0, got {self.kappa}")
         for key in ("n_tau", "n_tau_act", "n_cos"):
             require(getattr(self, key) >= 1, key, f"must be >= 1, got {getattr(self, key)}")
+        require(self.optim_eps > 0, "optim_eps", f"must be > 0, got {self.optim_eps}")
         require(self.sigma_init > 0, "sigma_init", f"must be > 0, got {self.sigma_init}")

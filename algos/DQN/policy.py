@@ -35,7 +35,7 @@ class Policy(OffPolicyPolicy):
         self.head = make_head(cfg, self.n_actions, self.device)
         self.q = self.add_network("q", self.head.network(self.obs_shape), acting=True)
         self.q_target = self.add_target("q_target", self.q)
-        self.add_optimizer("q", self.q.parameters(), cfg.lr)
+        self.add_optimizer("q", self.q.parameters(), cfg.lr, eps=cfg.optim_eps)
         self.noisy_online, self.noisy_target = noisy_layers(self.q), noisy_layers(self.q_target)
         # with noise in the network, act(obs, "sample") draws a policy from it (collect's sampled)
         self.stochastic = bool(self.noisy_online)

@@ -94,10 +94,9 @@ class OffPolicyPolicy(TorchPolicy):
     # ---- data --------------------------------------------------------------------------------
     @property
     def frame_replay(self) -> bool:
-        """Whether replay stores frames once (stacked frames, uniform replay; PER keeps the
-        dense store for now)."""
+        """Whether replay stores frames once (stacked frames; uniform or prioritized)."""
         space = self.obs_space
-        return self.cfg.buffer_type == "REPLAY_QUE" and is_frame_stack(space.shape, space.dtype)
+        return is_frame_stack(space.shape, space.dtype)
 
     def make_adder(self, n_envs: int) -> NStepAdder | FrameAdder:
         if self.frame_replay:  # n-step returns are folded at sample time
@@ -108,7 +107,8 @@ class OffPolicyPolicy(TorchPolicy):
         c = self.cfg
         seed = self.buffer_seed
         if self.frame_replay:
-            return FrameReplayBuffer(c.buffer_size, c.n_step, c.gamma, seed)
+            alpha = c.per_alpha if c.buffer_type == "PER_QUE" else None
+            return FrameReplayBuffer(c.buffer_size, c.n_step, c.gamma, seed, alpha=alpha)
         if c.buffer_type == "PER_QUE":
             return PrioritizedReplayBuffer(c.buffer_size, c.per_alpha, seed)
         return ReplayBuffer(c.buffer_size, seed)

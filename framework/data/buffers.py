@@ -21,6 +21,14 @@ from framework.data.types import BufferKind, BufferStatus, ReplayBatch, StepBatc
 from framework.records.archive import array_bytes
 
 
+def writable(v: Any) -> Any:
+    """For ``__setstate__`` (a buffer sent to the Ray DataServer, whose object store hands out
+    read-only arrays): writable copies of the arrays in ``v`` (nested in dicts)."""
+    if isinstance(v, dict):
+        return {k: writable(x) for k, x in v.items()}
+    return v.copy() if isinstance(v, np.ndarray) and not v.flags.writeable else v
+
+
 class ReplayBuffer:
     """Uniform replay over a flat circular store of transitions."""
 
@@ -66,15 +74,7 @@ class ReplayBuffer:
         pass
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Unpickling (a buffer sent to the Ray DataServer, whose object store hands out
-        read-only arrays): keep writable copies of the arrays."""
-
-        def writable(v):
-            if isinstance(v, dict):
-                return {k: writable(x) for k, x in v.items()}
-            return v.copy() if isinstance(v, np.ndarray) and not v.flags.writeable else v
-
-        self.__dict__.update({k: writable(v) for k, v in state.items()})
+        self.__dict__.update(writable(state))
 
     def sample(self, batch_size: int, beta: float | None = None) -> ReplayBatch:
         """A uniform minibatch (``beta`` is PER's and ignored here)."""
@@ -130,6 +130,78 @@ class ReplayBuffer:
         self.rng.bit_generator.state = state["rng"]
 
 
+class SumTree:
+    """Proportional priorities over ``capacity`` slots in an array sum tree: set many at once,
+    draw stratified samples, importance weights (Schaul et al. 2016). New slots get the highest
+    priority seen so far; a slot's mass is ``priority ** alpha``."""
+
+    def __init__(self, capacity: int, alpha: float):
+        self.alpha = alpha
+        self.size = 1
+        while self.size < capacity:
+            self.size *= 2
+        self.tree = np.zeros(2 * self.size, np.float64)
+        self.max_priority = 1.0
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(writable(state))
+
+    @property
+    def total(self) -> float:
+        return float(self.tree[1])
+
+    def set_mass(self, idx: np.ndarray, mass: np.ndarray) -> None:
+        if not len(idx):
+            return
+        nodes = idx + self.size
+        self.tree[nodes] = mass
+        nodes = np.unique(nodes // 2)
+        while nodes[0] >= 1:
+            self.tree[nodes] = self.tree[2 * nodes] + self.tree[2 * nodes + 1]
+            if nodes[0] == 1:
+                break
+            nodes = np.unique(nodes // 2)
+
+    def add(self, idx: np.ndarray) -> None:
+        self.set_mass(idx, np.full(len(idx), self.max_priority**self.alpha))
+
+    def update(self, idx: np.ndarray, priorities: np.ndarray) -> None:
+        priorities = np.abs(priorities) + 1e-6
+        self.max_priority = max(self.max_priority, float(priorities.max()))
+        self.set_mass(idx, priorities**self.alpha)
+
+    def find(self, mass: np.ndarray) -> np.ndarray:
+        """The slot at each cumulative ``mass`` (all samples descend level by level)."""
+        nodes = np.ones(len(mass), np.int64)
+        while nodes[0] < self.size:
+            left = 2 * nodes
+            left_mass = self.tree[left]
+            go_right = mass > left_mass
+            mass = mass - left_mass * go_right  # exact: x - 0.0 is x
+            nodes = left + go_right
+        return nodes - self.size
+
+    def stratified(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` slots, one from each of ``n`` equal strata of the total mass."""
+        return self.find((np.arange(n) + rng.random(n)) * (self.total / n))
+
+    def weights(self, idx: np.ndarray, n_held: int, beta: float) -> np.ndarray:
+        """Importance weights (N * P(i)) ** -beta, normalized by their maximum."""
+        probs = self.tree[idx + self.size] / self.total
+        w = (n_held * np.maximum(probs, 1e-12)) ** (-beta)
+        return (w / w.max()).astype(np.float32)
+
+    def leaves(self, n: int) -> np.ndarray:
+        """The masses of slots 0..n-1 (a view)."""
+        return self.tree[self.size : self.size + n]
+
+    def load(self, masses: np.ndarray, max_priority: float) -> None:
+        self.tree[:] = 0.0
+        if len(masses):
+            self.set_mass(np.arange(len(masses)), np.asarray(masses, np.float64))
+        self.max_priority = float(max_priority)
+
+
 class PrioritizedReplayBuffer(ReplayBuffer):
     """Proportional prioritized replay (Schaul et al. 2016) on an array sum tree.
 
@@ -140,60 +212,32 @@ class PrioritizedReplayBuffer(ReplayBuffer):
     def __init__(self, capacity: int, alpha: float, seed: int | None = None):
         super().__init__(capacity, seed)
         self.alpha = alpha
-        self.tree_size = 1
-        while self.tree_size < capacity:
-            self.tree_size *= 2
-        self.tree = np.zeros(2 * self.tree_size, np.float64)
-        self.max_priority = 1.0
-
-    def _set(self, idx: np.ndarray, values: np.ndarray) -> None:
-        nodes = idx + self.tree_size
-        self.tree[nodes] = values
-        nodes = np.unique(nodes // 2)
-        while nodes[0] >= 1:
-            self.tree[nodes] = self.tree[2 * nodes] + self.tree[2 * nodes + 1]
-            if nodes[0] == 1:
-                break
-            nodes = np.unique(nodes // 2)
+        self.sum_tree = SumTree(capacity, alpha)
 
     def _on_add(self, idx: np.ndarray) -> None:
-        self._set(idx, np.full(len(idx), self.max_priority**self.alpha))
+        self.sum_tree.add(idx)
 
     def sample(self, batch_size: int, beta: float | None = None) -> ReplayBatch:
         """A stratified prioritized minibatch; importance weights use exponent ``beta``
         (the policy anneals it and passes it with every sample)."""
         beta = 0.4 if beta is None else beta
-        total = self.tree[1]
-        bounds = (np.arange(batch_size) + self.rng.random(batch_size)) * (total / batch_size)
-        nodes = np.ones(batch_size, np.int64)
-        while nodes[0] < self.tree_size:  # descend all samples level by level
-            left = 2 * nodes
-            go_right = bounds > self.tree[left]
-            bounds = np.where(go_right, bounds - self.tree[left], bounds)
-            nodes = np.where(go_right, left + 1, left)
-        idx = np.minimum(nodes - self.tree_size, self.size - 1)
-        probs = self.tree[idx + self.tree_size] / total
-        weights = (self.size * np.maximum(probs, 1e-12)) ** (-beta)
-        return self._gather(idx, (weights / weights.max()).astype(np.float32))
+        idx = np.minimum(self.sum_tree.stratified(batch_size, self.rng), self.size - 1)
+        return self._gather(idx, self.sum_tree.weights(idx, self.size, beta))
 
     def update_priorities(self, indices: np.ndarray, priorities: np.ndarray) -> None:
-        priorities = np.abs(priorities) + 1e-6
-        self.max_priority = max(self.max_priority, float(priorities.max()))
-        self._set(indices, priorities**self.alpha)
+        self.sum_tree.update(indices, priorities)
 
     def state_dict(self, copy: bool = True) -> dict[str, Any]:
         state = super().state_dict(copy)
         own = np.copy if copy else np.asarray
-        state["priorities"] = own(self.tree[self.tree_size : self.tree_size + self.size])
-        state["max_priority"] = self.max_priority
+        state["priorities"] = own(self.sum_tree.leaves(self.size))
+        state["max_priority"] = self.sum_tree.max_priority
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
-        self.tree[:] = 0.0
-        if self.size:
-            self._set(np.arange(self.size), np.asarray(state["priorities"], np.float64))
-        self.max_priority = float(state["max_priority"])
+        masses = np.asarray(state["priorities"], np.float64) if self.size else np.zeros(0)
+        self.sum_tree.load(masses, state["max_priority"])
 
 
 class RolloutBuffer:

@@ -19,7 +19,9 @@ episodes (kept for bootstrapping).
   and per env stream a link from each step to the stream's next one. ``sample`` gathers stacks by
   reference and folds n-step returns by following the links, with the arithmetic of
   :class:`~framework.data.adders.NStepAdder`, so it returns exactly the transitions a
-  ``ReplayBuffer`` fed by an ``NStepAdder`` holds (tested), with uniform sampling over them.
+  ``ReplayBuffer`` fed by an ``NStepAdder`` holds (tested), with uniform sampling over them, or
+  with ``alpha`` proportional prioritized sampling (a sum tree over the records, as
+  ``PrioritizedReplayBuffer``'s: Rainbow and PER_DQN on Atari).
 
 Frame references in a chunk (int32): ``r >= 0`` is ``frames[r]`` of the chunk; ``ZERO`` (-1) is a
 frame of zeros; ``-2 - k`` is frame ``k`` of the stream's last next-obs stack in the previous
@@ -34,6 +36,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from framework.data.buffers import SumTree
 from framework.data.types import BufferKind, BufferStatus, ReplayBatch, StepBatch
 from framework.records.archive import array_bytes
 
@@ -160,7 +163,9 @@ def match(
 
 
 class FrameReplayBuffer:
-    """Uniform replay of n-step transitions over frames stored once (module docstring).
+    """Replay of n-step transitions over frames stored once (module docstring): uniform, or
+    prioritized with ``alpha`` (proportional, Schaul et al. 2016: new records get the highest
+    priority seen, records that leave get none, importance weights with PER's ``beta``).
 
     ``capacity`` counts transitions (one-step records); ``frame_capacity`` frames (default:
     capacity + 1/16, which covers the extra frames that episode starts bring). When frames run
@@ -177,8 +182,10 @@ class FrameReplayBuffer:
         gamma: float = 0.99,
         seed: int | None = None,
         frame_capacity: int | None = None,
+        alpha: float | None = None,
     ):
         self.capacity = capacity
+        self.sum_tree = None if alpha is None else SumTree(capacity, alpha)
         self.frame_capacity = frame_capacity or capacity + max(capacity // 16, 1024)
         self.n, self.gamma = n_step, gamma
         self.rng = np.random.default_rng(seed)
@@ -207,7 +214,9 @@ class FrameReplayBuffer:
         return BufferStatus(self.kind, len(self), self.ready)
 
     def update_priorities(self, indices: np.ndarray, priorities: np.ndarray) -> None:
-        """Uniform replay ignores priorities."""
+        """Prioritized: the records' new priorities (uniform replay ignores them)."""
+        if self.sum_tree is not None:
+            self.sum_tree.update(indices, priorities)
 
     # ---- adding ----------------------------------------------------------------------------
     def add(self, chunk: FrameChunk) -> None:
@@ -239,6 +248,8 @@ class FrameReplayBuffer:
         s["oldest"][idx] = self.frame_serial[both].min(axis=1)  # valid while this frame is held
         serial = self.steps_total + np.arange(S, dtype=np.int64)
         s["serial"][idx] = serial
+        if self.sum_tree is not None:
+            self.sum_tree.add(idx)
         # links to each stream's next record: within the chunk, and from the previous chunk
         grid = idx.reshape(T, N)
         s["succ"][grid[:-1].ravel()] = grid[1:].ravel()
@@ -314,17 +325,27 @@ class FrameReplayBuffer:
     def _evict(self, n: int) -> None:
         if n <= 0:
             return
+        if self.sum_tree is not None:  # never drawn again
+            gone = (self.tail + np.arange(n)) % self.capacity
+            self.sum_tree.set_mass(gone, np.zeros(n))
         self.tail = (self.tail + n) % self.capacity
         self.live -= n
 
     # ---- sampling --------------------------------------------------------------------------
     def sample(self, batch_size: int, beta: float | None = None) -> ReplayBatch:
-        """A uniform minibatch of complete n-step transitions (``beta`` is PER's, ignored)."""
+        """A minibatch of complete n-step transitions: uniform, or prioritized (stratified over
+        the priority mass, importance weights with exponent ``beta``)."""
         assert self.store is not None and len(self) > 0, "sample() from an empty buffer"
         parts: list[tuple[np.ndarray, ...]] = []
         need = batch_size
+        tree = self.sum_tree
         for _ in range(1000):  # draw, keep complete and valid records, draw again for the rest
-            cand = (self.tail + self.rng.integers(0, self.live, size=need)) % self.capacity
+            if tree is None:
+                cand = (self.tail + self.rng.integers(0, self.live, size=need)) % self.capacity
+            elif need == batch_size:
+                cand = tree.stratified(need, self.rng)
+            else:  # records of open n-step windows were drawn: the rest anywhere in the mass
+                cand = tree.find(self.rng.random(need) * tree.total)
             ok, ret, discount, last = self._n_step(cand)
             parts.append((cand[ok], ret[ok], discount[ok], last[ok]))
             need -= int(ok.sum())
@@ -334,13 +355,16 @@ class FrameReplayBuffer:
             raise RuntimeError("FrameReplayBuffer: no complete transition found to sample")
         idx, ret, discount, last = (np.concatenate(p) for p in zip(*parts))
         s = self.store
+        weights = None
+        if tree is not None:
+            weights = tree.weights(idx, len(self), 0.4 if beta is None else beta)
         return ReplayBatch(
             self.frames[s["obs_pos"][idx]],
             s["actions"][idx],
             ret.astype(np.float32),
             self.frames[s["next_pos"][last]],
             discount.astype(np.float32),
-            None,
+            weights,
             idx,
         )
 
@@ -392,6 +416,10 @@ class FrameReplayBuffer:
             "last_step": own(self.last_step),
             "run": own(self.run),
             "rng": self.rng.bit_generator.state,
+            "priorities": None
+            if self.sum_tree is None
+            else own(self.sum_tree.leaves(self.capacity)),
+            "max_priority": None if self.sum_tree is None else self.sum_tree.max_priority,
         }
 
     def state_nbytes(self) -> int:
@@ -414,6 +442,10 @@ class FrameReplayBuffer:
         self.slots = {int(k): int(v) for k, v in state["slots"]}
         self.carry, self.last_step, self.run = state["carry"], state["last_step"], state["run"]
         self.rng.bit_generator.state = state["rng"]
+        if (self.sum_tree is None) != (state.get("priorities") is None):
+            raise ValueError("a prioritized replay state loads only into a prioritized buffer")
+        if self.sum_tree is not None:
+            self.sum_tree.load(state["priorities"], state["max_priority"])
 
 
 def resolve(ref: np.ndarray, positions: np.ndarray, carry: np.ndarray, zero: int) -> np.ndarray:

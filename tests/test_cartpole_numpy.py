@@ -14,10 +14,9 @@ import pytest
 
 from config.loader import ConfigError, load_config
 from envs.gym.cartpole_numpy import CartPoleVectorEnv
-from envs.state import env_state, load_env_state
-from envs.vector import true_next_obs
-from framework.records.archive import read_archive, write_archive
+from envs.state import env_state
 from framework.runtime.evaluator import Evaluator
+from tests.vector_checks import check_state_restores, step_both
 
 
 def pair(n: int, kwargs: dict | None = None):
@@ -44,34 +43,13 @@ def test_numpy_cartpole_steps_exactly_as_gymnasium(kwargs):
         obs = ours.physics.obs(slice(None))
         pd = (obs[:, 2] * 10 + obs[:, 3] > 0).astype(np.int64)
         actions = np.where(balance, pd, rng.integers(2, size=n))
-        want, got = ref.step(actions), ours.step(actions)
-        for a, b in zip(want[:4], got[:4]):
-            np.testing.assert_array_equal(b, a)
-            assert b.dtype == a.dtype
-        done = want[2] | want[3]
-        np.testing.assert_array_equal(
-            true_next_obs(got[0], got[4], done), true_next_obs(want[0], want[4], done)
-        )
-        ends["term"] += int(want[2].sum())
-        ends["trunc"] += int((want[3] & ~want[2]).sum())
+        step_both(ref, ours, actions, ends)
     assert ends["term"] > 50 and ends["trunc"] > 0  # both kinds of episode end were compared
 
 
 def test_numpy_cartpole_state_restores_mid_episode(tmp_path):
     """A checkpointed env (through an rldojo archive) continues exactly as the original."""
-    _, ours = pair(4)
-    ours.reset(seed=11)
-    rng = np.random.default_rng(1)
-    for _ in range(300):
-        ours.step(rng.integers(2, size=4))
-    write_archive(tmp_path / "env.npz", {"envs": env_state(ours)})
-    _, fresh = pair(4)
-    fresh.reset(seed=999)
-    assert load_env_state(fresh, read_archive(tmp_path / "env.npz")["envs"])
-    for _ in range(600):
-        actions = rng.integers(2, size=4)
-        for a, b in zip(ours.step(actions)[:4], fresh.step(actions)[:4]):
-            np.testing.assert_array_equal(a, b)
+    ours = check_state_restores(lambda: pair(4)[1], 2, tmp_path)
     _, other = pair(3)
     assert not other.load_state_dict(env_state(ours)["own"])  # another number of envs
 

@@ -15,8 +15,7 @@ from conftest import run_cli
 from config.loader import ConfigError, load_config
 from envs.gym.model_vector import ModelVectorEnv
 from envs.state import env_state, load_env_state
-from envs.vector import true_next_obs
-from framework.records.archive import read_archive, write_archive
+from tests.vector_checks import check_state_restores, step_both
 
 CASES = [
     ("FrozenLake-v1", {}),
@@ -49,17 +48,7 @@ def test_model_env_steps_exactly_as_gymnasium(env_id, kwargs):
     rng = np.random.default_rng(0)
     ends = {"term": 0, "trunc": 0}
     for _ in range(1500):  # > 256: the blocks of uniforms are redrawn several times
-        actions = rng.integers(ours.single_action_space.n, size=n)
-        want, got = ref.step(actions), ours.step(actions)
-        for a, b in zip(want[:4], got[:4]):
-            np.testing.assert_array_equal(b, a)
-            assert b.dtype == a.dtype
-        done = want[2] | want[3]
-        np.testing.assert_array_equal(
-            true_next_obs(got[0], got[4], done), true_next_obs(want[0], want[4], done)
-        )
-        ends["term"] += int(want[2].sum())
-        ends["trunc"] += int((want[3] & ~want[2]).sum())
+        step_both(ref, ours, rng.integers(ours.single_action_space.n, size=n), ends)
     assert ends["trunc"] > 0  # the limit was reached
     if env_id.startswith("FrozenLake"):  # and holes ended episodes (random walks seldom reach
         assert ends["term"] > 0  # Taxi's drop-off or CliffWalking's goal)
@@ -67,19 +56,8 @@ def test_model_env_steps_exactly_as_gymnasium(env_id, kwargs):
 
 def test_model_env_state_restores_mid_episode(tmp_path):
     """A checkpointed env (through an rldojo archive) continues exactly as the original."""
-    ref, ours = pair("Taxi-v4", {"is_rainy": True}, 4)
-    ours.reset(seed=11)
-    rng = np.random.default_rng(1)
-    for _ in range(300):
-        ours.step(rng.integers(6, size=4))
-    write_archive(tmp_path / "env.npz", {"envs": env_state(ours)})
-    _, fresh = pair("Taxi-v4", {"is_rainy": True}, 4)
-    fresh.reset(seed=999)
-    assert load_env_state(fresh, read_archive(tmp_path / "env.npz")["envs"])
-    for _ in range(600):
-        actions = rng.integers(6, size=4)
-        for a, b in zip(ours.step(actions)[:4], fresh.step(actions)[:4]):
-            np.testing.assert_array_equal(a, b)
+    ref, _ = pair("Taxi-v4", {"is_rainy": True}, 4)
+    ours = check_state_restores(lambda: pair("Taxi-v4", {"is_rainy": True}, 4)[1], 6, tmp_path)
     assert not load_env_state(ref, env_state(ours))  # a sync env does not take its state
 
 

@@ -347,6 +347,8 @@ class FrameReplayBuffer:
             else:  # records of open n-step windows were drawn: the rest anywhere in the mass
                 cand = tree.find(self.rng.random(need) * tree.total)
             ok, ret, discount, last = self._n_step(cand)
+            if tree is not None:  # rounding in the tree's sums can reach a massless record
+                ok &= (cand - self.tail) % self.capacity < self.live
             parts.append((cand[ok], ret[ok], discount[ok], last[ok]))
             need -= int(ok.sum())
             if need == 0:

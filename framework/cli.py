@@ -95,6 +95,13 @@ def fail(message: str, code: int = 2) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from framework.runtime.console import outliving_console
+
+    with outliving_console():  # a reader that goes away does not end the run
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     args = parse_args(argv)
     from config.base import UserError
     from config.loader import describe_keys

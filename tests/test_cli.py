@@ -118,9 +118,12 @@ def test_same_seed_same_curve_and_config_reruns(tasks):
     )
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)]
+)
 def test_stop_signals_save_everything(tasks, signum, code):
-    """Ctrl-C and SIGTERM (a scheduler, timeout, docker stop) end a run the same way."""
+    """Ctrl-C, SIGTERM (a scheduler, timeout, docker stop) and SIGHUP (the terminal closed) end a
+    run the same way."""
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -152,6 +155,35 @@ def test_stop_signals_save_everything(tasks, signum, code):
     assert (run / "models" / "last.pt").is_file() and (run / "figs" / "rewards.png").is_file()
     assert s["episodes"] == len(rows(run / "results" / "episodes.csv"))
     assert out.strip().splitlines()[-1] == f"Task directory: {run}"
+
+
+def test_a_run_outlives_the_reader_of_its_console(tasks):
+    """The reader of stdout and stderr goes away after the first line (a parent that exits,
+    ``| head``): the run trains to its end and writes its final checkpoint and summary (it used
+    to die of BrokenPipeError at its next print, with neither)."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "main.py"),
+            f"general_cfg.tasks_dir={tasks}",
+            "general_cfg.max_env_steps=6000",
+            "general_cfg.online_eval_fre=1000",
+            "general_cfg.progress=false",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout.readline().startswith("[eval]")
+    proc.stdout.close()
+    proc.stderr.close()
+    assert proc.wait(timeout=300) == 0
+    (run,) = tasks.glob("Train_*")
+    s = summary(run)
+    assert s["stop_reason"] == "max_env_steps" and s["env_steps"] >= 6000 and not s["error"]
+    assert (run / "models" / "last.pt").is_file()
+    evals = rows(run / "results" / "evals.csv")
+    assert len(evals) >= 5  # evaluations after the reader left were recorded
 
 
 def test_incompatible_checkpoints_are_clear_errors(tasks, tmp_path):

@@ -1,6 +1,7 @@
-"""Stop signals: Ctrl-C (SIGINT) and SIGTERM (a scheduler, ``timeout``, ``docker stop``) end a run
-the same way: the loop stops, and the final checkpoint, records, summary and trajectory shards
-are written; the exit code is 128 + the signal's number (130, 143).
+"""Stop signals: Ctrl-C (SIGINT), SIGTERM (a scheduler, ``timeout``, ``docker stop``) and SIGHUP
+(the terminal closed) end a run the same way: the loop stops, and the final checkpoint,
+records, summary and trajectory shards are written; the exit code is 128 + the signal's number
+(130, 143, 129). (``nohup`` ignores SIGHUP: such a run goes on.)
 
 :func:`stop_signals` turns either signal into :class:`Interrupted` (a ``KeyboardInterrupt`` that
 knows its signal) for the duration of a run; :func:`at_boundary` lets a training loop finish its
@@ -18,7 +19,9 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM) + (
+    (signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()
+)
 
 
 class Interrupted(KeyboardInterrupt):

@@ -144,6 +144,11 @@ def make_slots(cfg, n: int) -> EnvSlots:
     module = env_module(cfg.general.env_name)
     if hasattr(module, "make_slots"):
         return module.make_slots(cfg, n)
+    return gym_slots(cfg, n)
+
+
+def gym_slots(cfg, n: int) -> EnvSlots:
+    """``n`` :func:`make_single` envs, stepped one by one."""
     return EnvSlots([make_single(cfg) for _ in range(n)])
 
 

@@ -8,7 +8,7 @@ import gymnasium as gym
 
 from config.base import UserError
 from envs.gym.config import EnvConfig, register_ale, resolve_wrapper
-from envs.vector import EnvSlots, gym_vector, make_single
+from envs.vector import EnvSlots, gym_slots, gym_vector, make_single
 
 
 def env_label(cfg: EnvConfig) -> str:
@@ -61,4 +61,4 @@ def make_slots(cfg, n: int) -> EnvSlots:
         from envs.gym.cartpole_numpy import CartPoleSlots
 
         return CartPoleSlots(partial(make_single, cfg), n, cfg.env.make_kwargs, cfg.env.wrappers)
-    return EnvSlots([make_single(cfg) for _ in range(n)])
+    return gym_slots(cfg, n)

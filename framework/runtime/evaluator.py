@@ -16,7 +16,7 @@ from typing import NamedTuple
 import gymnasium as gym
 import numpy as np
 
-from envs.vector import make_slots
+from envs.vector import EnvSlots, make_slots
 from framework.runtime.seeding import stream_rng
 
 
@@ -50,7 +50,7 @@ class Evaluator:
             raise ValueError("an Evaluator needs at least one env")
         self.cfg = cfg
         self.slots = make_slots(cfg, n_envs)
-        self.render_env = render_env
+        self.render_slots = EnvSlots([render_env]) if render_env is not None else None
         self.render_episodes = render_episodes if render_env is not None else 0
         self.seed_rng = stream_rng(seed, stream)
 
@@ -71,11 +71,11 @@ class Evaluator:
         returns = np.zeros(n_episodes)
         lengths = np.zeros(n_episodes, np.int64)
         n_plain = len(self.slots)
-        render_slot = n_plain if self.render_env is not None else -1
+        render_slot = n_plain if self.render_slots is not None else -1
         # the render env takes episodes 0..n_render-1 in order, the others the rest
         n_render = min(self.render_episodes, n_episodes)
         queues = {"render": iter(range(n_render)), "plain": iter(range(n_render, n_episodes))}
-        slot_episode = np.full(n_plain + (self.render_env is not None), -1)
+        slot_episode = np.full(n_plain + (self.render_slots is not None), -1)
         obs: np.ndarray | None = None  # one row per slot
 
         def start(slot: int) -> None:
@@ -85,7 +85,7 @@ class Evaluator:
             if ep >= 0:
                 seed = int(seeds[ep])
                 if slot == render_slot:
-                    first, _ = self.render_env.reset(seed=seed)
+                    first = self.render_slots.reset(0, seed)
                 else:
                     first = self.slots.reset(slot, seed)
                 if obs is None:
@@ -102,10 +102,7 @@ class Evaluator:
             n = len(active) - (active[-1] == render_slot)  # the plain slots come first
             parts = [self.slots.step(active[:n], actions[:n])] if n else []
             if n < len(active):
-                o, r, te, tr = self.render_env.step(actions[-1])[:4]
-                parts.append(
-                    (np.asarray(o)[None], np.array([r], float), np.array([te]), np.array([tr]))
-                )
+                parts.append(self.render_slots.step(np.zeros(1, np.int64), actions[n:]))
             nxt, rewards, terminated, truncated = (
                 parts[0] if len(parts) == 1 else (np.concatenate(p) for p in zip(*parts))
             )
@@ -136,5 +133,5 @@ class Evaluator:
 
     def close(self) -> None:
         self.slots.close()
-        if self.render_env is not None:
-            self.render_env.close()
+        if self.render_slots is not None:
+            self.render_slots.close()

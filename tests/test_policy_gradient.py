@@ -215,3 +215,51 @@ def test_episode_buffer_state_is_plain_and_joins_in_collector_order(tmp_path):
     restored.load_state_dict(read_archive(write_archive(tmp_path / "b.npz", buffer.state_dict())))
     for b in (buffer, restored):
         np.testing.assert_array_equal(b.sample().obs[:, 0, 0], [3, 7])
+
+
+def test_gsde_holds_its_exploration_matrices_and_acts_from_the_state_dependent_gaussian():
+    """gSDE: the noise of ``explore`` is the actor's features times per-env matrices drawn
+    every ``sde_sample_freq`` steps, and its log-prob (acting and learning) is the Gaussian
+    with std sqrt(h^2 @ exp(log_std)^2); ``greedy`` is the mean, ``sample`` draws afresh."""
+    policy, _ = make_policy(
+        "A2C", "algo_cfg.use_sde=true", "algo_cfg.sde_sample_freq=3", env_id="Pendulum-v1"
+    )
+    assert policy.ac.log_std.shape == (64, 1)  # [features, actions]
+    obs = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    obs[1] = obs[0]
+    raw = [policy.act(obs, "explore").extras["raw_action"] for _ in range(4)]
+    for r in raw[1:3]:
+        np.testing.assert_array_equal(r, raw[0])  # held for 3 steps
+    assert not np.allclose(raw[3], raw[0])  # then drawn anew
+    assert not np.allclose(raw[0][0], raw[0][1])  # one matrix per env
+    x = policy.preprocess(obs)
+    with torch.no_grad():
+        h, mean, _ = policy.ac.heads(x, value=False)
+        std = torch.sqrt(h.pow(2) @ policy.ac.log_std.exp().pow(2) + 1e-6)
+        expected = torch.distributions.Normal(mean, std).log_prob(torch.as_tensor(raw[3])).sum(-1)
+        logp, entropy = policy.log_prob_entropy(x, torch.as_tensor(raw[3]))
+    out = policy.act(obs, "explore")  # the 5th step of the second matrices' period
+    torch.testing.assert_close(torch.as_tensor(out.extras["log_prob"]), expected)
+    torch.testing.assert_close(logp, expected)
+    torch.testing.assert_close(entropy, torch.distributions.Normal(mean, std).entropy().sum(-1))
+    np.testing.assert_allclose(policy.act(obs, "greedy").actions, mean.clamp(-2, 2).numpy())
+    a, b = (policy.act(obs, "sample").extras["raw_action"] for _ in range(2))
+    assert not np.allclose(a, b)
+
+
+def test_gsde_matrices_are_checkpointed_and_refused_for_discrete_actions(tmp_path):
+    policy, _ = make_policy("PPO", "algo_cfg.use_sde=true", env_id="Pendulum-v1")
+    obs = np.zeros((2, 3), np.float32)
+    policy.act(obs, "explore")
+    path = save_checkpoint(tmp_path / "ppo.pt", {"policy": policy.state_dict()})
+    other, _ = make_policy("PPO", "algo_cfg.use_sde=true", env_id="Pendulum-v1", seed=7)
+    other.load_state_dict(read_checkpoint(path)["policy"])
+    for _ in range(3):  # the same matrices, redrawn after the same number of steps
+        np.testing.assert_array_equal(
+            policy.act(obs + 1, "explore").extras["raw_action"],
+            other.act(obs + 1, "explore").extras["raw_action"],
+        )
+    with pytest.raises(UserError, match="use_sde needs Box actions"):
+        make_policy("A2C", "algo_cfg.use_sde=true")
+    with pytest.raises(UserError, match="sde_sample_freq"):
+        make_policy("A2C", "algo_cfg.sde_sample_freq=4", env_id="Pendulum-v1")

@@ -233,7 +233,15 @@ class OnPolicyConfig(TorchAlgoConfig):
     ent_coef_end: float | None = None
     """Decay the entropy coefficient linearly to this over the budget (null: constant)."""
     log_std_init: float = 0.0
-    """Box actions: initial log std of the Gaussian policy (state-independent)."""
+    """Box actions: initial log std of the Gaussian policy (state-independent; with use_sde,
+    of every entry of the exploration matrix's std)."""
+    use_sde: bool = False
+    """Box actions: generalized state-dependent exploration (gSDE, Raffin et al. 2022): the
+    noise is the actor's last hidden features times a random matrix held for sde_sample_freq
+    steps, so exploration is smooth in time and its scale depends on the state."""
+    sde_sample_freq: int = -1
+    """With use_sde: draw new exploration matrices every this many env steps per env (-1: once
+    per rollout, at its start)."""
     max_grad_norm: float | None = 0.5
     """Clip gradients to this global L2 norm (null: off)."""
 
@@ -245,6 +253,14 @@ class OnPolicyConfig(TorchAlgoConfig):
         require(self.vf_coef >= 0, "vf_coef", "must be >= 0")
         require(self.ent_coef >= 0, "ent_coef", "must be >= 0")
         require(self.ent_coef_end is None or self.ent_coef_end >= 0, "ent_coef_end", "must be >= 0")
+        require(
+            self.sde_sample_freq == -1 or self.sde_sample_freq > 0,
+            "sde_sample_freq",
+            "must be -1 (once per rollout) or > 0",
+        )
+        require(
+            self.use_sde or self.sde_sample_freq == -1, "sde_sample_freq", "needs use_sde: true"
+        )
 
 
 @dataclass

@@ -295,7 +295,12 @@ class QNetwork(QHead):
 
 class ActorCritic(nn.Module):
     """A policy head (logits, or a Gaussian mean with a state-independent log std) and a value
-    head, on separate trunks or one shared trunk."""
+    head, on separate trunks or one shared trunk.
+
+    With ``sde`` (generalized state-dependent exploration, Raffin et al. 2022; Box actions)
+    ``log_std`` is a [features, actions] matrix: the exploration noise is the actor's last
+    hidden features h(s) times a matrix W drawn from N(0, exp(log_std)^2) and held for several
+    steps, so the action's std is sqrt(h(s)^2 @ exp(log_std)^2) (``sde_log_std``)."""
 
     def __init__(
         self,
@@ -307,6 +312,7 @@ class ActorCritic(nn.Module):
         shared_trunk: bool = False,
         log_std_init: float = 0.0,
         ortho_init: bool = False,
+        sde: bool = False,
     ):
         super().__init__()
         self.actor_trunk, h_actor = build_trunk(obs_shape, actor_layers, "actor_layers")
@@ -317,8 +323,10 @@ class ActorCritic(nn.Module):
         self.actor_head = nn.Linear(h_actor, action_dim)
         self.critic_head = nn.Linear(h_critic, 1)
         self.continuous = continuous
+        self.sde = sde and continuous
         if continuous:
-            self.log_std = nn.Parameter(torch.full((action_dim,), float(log_std_init)))
+            shape = (h_actor, action_dim) if self.sde else (action_dim,)
+            self.log_std = nn.Parameter(torch.full(shape, float(log_std_init)))
         if ortho_init:
             orthogonal_init(self.actor_trunk, self.actor_head, 0.01)
             orthogonal_init(self.critic_trunk, self.critic_head, 1.0)
@@ -333,9 +341,28 @@ class ActorCritic(nn.Module):
     def actor_value(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``actor_out`` and ``value`` together: a shared trunk runs once (for a CNN, the
         trunk is nearly all of the cost)."""
+        _, out, value = self.heads(obs, value=True)
+        return out, value
+
+    def heads(
+        self, obs: torch.Tensor, value: bool
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The actor's last hidden features, its output (logits or mean) and, when ``value``,
+        V(s) (a shared trunk runs once)."""
         h = self.actor_trunk(obs)
-        h_critic = h if self.critic_trunk is self.actor_trunk else self.critic_trunk(obs)
-        return self.actor_head(h), self.critic_head(h_critic).squeeze(-1)
+        v = None
+        if value:
+            h_critic = h if self.critic_trunk is self.actor_trunk else self.critic_trunk(obs)
+            v = self.critic_head(h_critic).squeeze(-1)
+        return h, self.actor_head(h), v
+
+    def sde_log_std(self, h: torch.Tensor) -> torch.Tensor:
+        """Box actions: the per-sample log std of the actions given the actor's features ``h``
+        (gSDE; the features pass no gradient to the variance), else the shared ``log_std``."""
+        if not self.sde:
+            return self.log_std
+        variance = h.detach().pow(2) @ torch.exp(2 * self.log_std)
+        return 0.5 * torch.log(variance + 1e-6)
 
 
 ACTIVATION_FUNCTIONS = {

@@ -6,7 +6,9 @@ An on-policy algorithm (PPO, A2C, REINFORCE) builds an :class:`~algos.base.netwo
 
 - acting: a categorical or diagonal-Gaussian sample (``explore``/``sample``) or the mode
   (``greedy``); Box actions reach the env clipped to the bounds by the action scaler, while the
-  raw sample travels in the extras (``raw_action``) with its ``log_prob`` for the ratio;
+  raw sample travels in the extras (``raw_action``) with its ``log_prob`` for the ratio; with
+  ``use_sde`` (gSDE) ``explore`` adds the actor's features times exploration matrices held for
+  ``sde_sample_freq`` steps (one per env), ``sample`` draws from the state-dependent Gaussian;
 - storage: the rollout as collected (``n_steps`` per env; one part per Ray worker);
 - learning: V(s) and V(s') in one forward pass (with a shared trunk V(s) comes with the actions,
   and only final observations need a pass), advantages by GAE or Monte-Carlo returns
@@ -32,6 +34,7 @@ from algos.base.networks import ActorCritic
 from algos.base.policy import ActMode
 from algos.base.returns import compute_gae, compute_mc_returns
 from algos.base.scaler import ActionScaler
+from algos.base.spaces import UnsupportedSpace
 from algos.base.torch_policy import TorchPolicy
 from framework.data.buffers import RolloutBuffer
 from framework.data.types import ActOutput, BufferStatus, LearnOutput, StepBatch
@@ -69,7 +72,16 @@ class OnPolicyPolicy(TorchPolicy):
         else:
             self.action_dim = int(action_space.n)
             self.action_start = int(action_space.start)
+            if cfg.use_sde:
+                raise UnsupportedSpace(
+                    f"algo_cfg.use_sde needs Box actions, but the env's action space is "
+                    f"{action_space}; set algo_cfg.use_sde: false",
+                    "option",
+                )
         self.stop_epochs = False
+        # gSDE: exploration matrices [n_envs, features, actions] and explore steps since drawn
+        self.sde_noise: torch.Tensor | None = None
+        self.sde_steps = 0
 
     def build_actor_critic(
         self, actor_layers, critic_layers, shared_trunk=False, optimizer: str = "adam", **optim_kw
@@ -86,6 +98,7 @@ class OnPolicyPolicy(TorchPolicy):
             shared_trunk,
             c.log_std_init,
             c.ortho_init,
+            c.use_sde,
         )
         self.ac = self.add_network("ac", ac, acting=True)
         optim_kw.setdefault("eps", 1e-5)
@@ -105,15 +118,18 @@ class OnPolicyPolicy(TorchPolicy):
         extras: dict[str, np.ndarray] = {}
         with torch.no_grad():
             x = self.preprocess(obs)
-            if self.values_at_act and mode == "explore":
-                out, value = self.ac.actor_value(x)
+            h, out, value = self.ac.heads(x, value=self.values_at_act and mode == "explore")
+            if value is not None:
                 extras["value"] = value.cpu().numpy()
-            else:
-                out = self.ac.actor_out(x)
             if self.continuous:
                 if mode == "greedy":
                     return ActOutput(self.scaler.clip_np(out.cpu().numpy()), {})
-                raw, log_prob = gaussian_sample(out, self.ac.log_std)
+                log_std = self.ac.sde_log_std(h)
+                if self.ac.sde and mode == "explore":
+                    raw = out + torch.bmm(h.unsqueeze(1), self.sde_matrices(len(h))).squeeze(1)
+                    log_prob = gaussian_log_prob(out, log_std, raw)
+                else:
+                    raw, log_prob = gaussian_sample(out, log_std)
                 raw = raw.cpu().numpy()
                 extras.update(raw_action=raw, log_prob=log_prob.cpu().numpy())
                 return ActOutput(self.scaler.clip_np(raw), extras)
@@ -123,19 +139,41 @@ class OnPolicyPolicy(TorchPolicy):
         extras["log_prob"] = log_prob.cpu().numpy()
         return ActOutput(action.cpu().numpy() + self.action_start, extras)
 
+    def sde_matrices(self, n: int) -> torch.Tensor:
+        """gSDE's exploration matrices for ``n`` envs, drawn anew every ``sde_sample_freq``
+        explore steps (-1: every rollout of ``n_steps``) or when the number of envs changes."""
+        period = self.cfg.sde_sample_freq if self.cfg.sde_sample_freq > 0 else self.cfg.n_steps
+        if self.sde_noise is None or len(self.sde_noise) != n or self.sde_steps % period == 0:
+            std = self.ac.log_std.exp()
+            self.sde_noise = torch.randn((n, *std.shape), device=std.device) * std
+            self.sde_steps = 0
+        self.sde_steps += 1
+        return self.sde_noise
+
+    def extra_state(self) -> dict:
+        if self.sde_noise is None:
+            return {}
+        return {"sde_noise": self.sde_noise.cpu(), "sde_steps": self.sde_steps}
+
+    def load_extra_state(self, state: dict) -> None:
+        if "sde_noise" in state:
+            self.sde_noise = state["sde_noise"].to(self.device)
+            self.sde_steps = int(state["sde_steps"])
+
     def log_prob_entropy(self, obs: torch.Tensor, actions: torch.Tensor):
         """Log-probabilities of ``actions`` (policy units) and entropies under the current policy."""
-        return self._log_prob_entropy(self.ac.actor_out(obs), actions)
+        h, out, _ = self.ac.heads(obs, value=False)
+        return self._log_prob_entropy(h, out, actions)
 
     def evaluate(self, obs: torch.Tensor, actions: torch.Tensor):
         """Log-probabilities of ``actions``, entropies and values under the current policy, with
         one pass of a shared trunk."""
-        out, value = self.ac.actor_value(obs)
-        return (*self._log_prob_entropy(out, actions), value)
+        h, out, value = self.ac.heads(obs, value=True)
+        return (*self._log_prob_entropy(h, out, actions), value)
 
-    def _log_prob_entropy(self, out: torch.Tensor, actions: torch.Tensor):
+    def _log_prob_entropy(self, h: torch.Tensor, out: torch.Tensor, actions: torch.Tensor):
         if self.continuous:
-            log_std = self.ac.log_std
+            log_std = self.ac.sde_log_std(h)
             return gaussian_log_prob(out, log_std, actions), gaussian_entropy(
                 log_std, out.shape[:1]
             )

@@ -338,17 +338,11 @@ class ActorCritic(nn.Module):
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         return self.critic_head(self.critic_trunk(obs)).squeeze(-1)
 
-    def actor_value(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``actor_out`` and ``value`` together: a shared trunk runs once (for a CNN, the
-        trunk is nearly all of the cost)."""
-        _, out, value = self.heads(obs, value=True)
-        return out, value
-
     def heads(
         self, obs: torch.Tensor, value: bool
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """The actor's last hidden features, its output (logits or mean) and, when ``value``,
-        V(s) (a shared trunk runs once)."""
+        V(s): a shared trunk runs once (for a CNN, the trunk is nearly all of the cost)."""
         h = self.actor_trunk(obs)
         v = None
         if value:

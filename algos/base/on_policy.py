@@ -1,8 +1,9 @@
 """The on-policy base: rollouts, advantages, epochs x minibatches around an abstract loss.
 
 An on-policy algorithm (PPO, A2C, REINFORCE) builds an :class:`~algos.base.networks.ActorCritic`
-(or anything with ``actor_out(obs)``, ``value(obs)`` and, for Box actions, ``log_std``) through
-:meth:`build_actor_critic`, and writes ``loss(mb) -> (loss, stats)``; this base does the rest:
+(or anything with ``heads(obs, value)``, ``value(obs)`` and, for Box actions, ``log_std`` and
+``sde_log_std(h)``) through :meth:`build_actor_critic`, and writes ``loss(mb) -> (loss,
+stats)``; this base does the rest:
 
 - acting: a categorical or diagonal-Gaussian sample (``explore``/``sample``) or the mode
   (``greedy``); Box actions reach the env clipped to the bounds by the action scaler, while the

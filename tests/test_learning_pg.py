@@ -1,6 +1,6 @@
 """Learning checks of issue 12 (fixed seeds, 10-episode deterministic evaluations).
 
-Default suite: A2C, SAC and discrete SAC learn the probe task (``rldojo/Probe-v0``: act on the
+Default suite: A2C (Discrete, and Box actions with gSDE), SAC and discrete SAC learn the probe task (``rldojo/Probe-v0``: act on the
 cue, 8 steps per episode; 8 for a perfect policy, about 4 for a random one) in a few thousand
 steps. REINFORCE (A2C's learner) and TD3/DDPG are checked on real tasks in the slow suite
 (``pytest -m slow``): the presets as shipped reach the issue's thresholds within its budgets on
@@ -22,6 +22,7 @@ QUIET = ("general_cfg.seed=1", "general_cfg.save_fig=false")
     ("algo", "action", "extra"),
     [
         ("A2C", "discrete", []),
+        ("A2C", "box", ["algo_cfg.use_sde=true"]),  # gSDE exploration
         ("SAC", "box", ["algo_cfg.learning_starts=256", "algo_cfg.train_freq=8"]),
         ("DiscreteSAC", "discrete", ["algo_cfg.learning_starts=256", "algo_cfg.train_freq=8"]),
     ],

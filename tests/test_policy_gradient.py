@@ -254,7 +254,7 @@ def test_gsde_matrices_are_checkpointed_and_refused_for_discrete_actions(tmp_pat
     path = save_checkpoint(tmp_path / "ppo.pt", {"policy": policy.state_dict()})
     other, _ = make_policy("PPO", "algo_cfg.use_sde=true", env_id="Pendulum-v1", seed=7)
     other.load_state_dict(read_checkpoint(path)["policy"])
-    for _ in range(3):  # the same matrices, redrawn after the same number of steps
+    for _ in range(3):  # the same held matrices (PPO draws them once per 128-step rollout)
         np.testing.assert_array_equal(
             policy.act(obs + 1, "explore").extras["raw_action"],
             other.act(obs + 1, "explore").extras["raw_action"],

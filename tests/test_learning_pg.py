@@ -2,9 +2,10 @@
 
 Default suite: A2C (Discrete, and Box actions with gSDE), SAC and discrete SAC learn the probe
 task (``rldojo/Probe-v0``: act on the cue, 8 steps per episode; 8 for a perfect policy, about 4
-for a random one) in a few thousand steps. REINFORCE (A2C's learner) and TD3/DDPG are checked on real tasks in the slow suite
-(``pytest -m slow``): the presets as shipped reach the issue's thresholds within its budgets on
-CartPole-v1, Pendulum-v1 and (box2d extra) LunarLanderContinuous-v3.
+for a random one) in a few thousand steps. REINFORCE (A2C's learner) and TD3/DDPG are checked
+on real tasks in the slow suite (``pytest -m slow``): the presets as shipped reach the issue's
+thresholds within its budgets on CartPole-v1, Pendulum-v1 and (box2d extra)
+LunarLanderContinuous-v3.
 """
 
 from __future__ import annotations

@@ -354,7 +354,8 @@ def test_n_step_returns_by_hand():
 # ---- gradient clipping -----------------------------------------------------------------------
 def big_loss(policy) -> torch.Tensor:
     obs = policy.preprocess(np.ones((8, 4), np.float32) * 3)
-    return 1e4 * (policy.ac.value(obs) ** 2).mean() + 1e4 * policy.ac.actor_out(obs).sum()
+    _, actor_out, value = policy.ac.heads(obs, value=True)
+    return 1e4 * (value**2).mean() + 1e4 * actor_out.sum()
 
 
 def test_grad_clip_by_norm_and_by_value():

@@ -331,10 +331,6 @@ class ActorCritic(nn.Module):
             orthogonal_init(self.actor_trunk, self.actor_head, 0.01)
             orthogonal_init(self.critic_trunk, self.critic_head, 1.0)
 
-    def actor_out(self, obs: torch.Tensor) -> torch.Tensor:
-        """Logits (discrete) or the Gaussian mean (continuous)."""
-        return self.actor_head(self.actor_trunk(obs))
-
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         return self.critic_head(self.critic_trunk(obs)).squeeze(-1)
 

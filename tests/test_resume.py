@@ -131,6 +131,27 @@ def test_a_threshold_run_resumed_past_its_threshold_writes_valid_json(tmp_path):
     summary = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in summary.json"))
     assert summary["threshold_env_steps"] == first["threshold_env_steps"]
     assert summary["threshold_wall_seconds"] == first["threshold_wall_seconds"]
+    # A threshold raised above the best evaluation trains on toward it (here until the budget).
+    raised = first["best_eval"] + 1000
+    proc = run_cli(
+        f"general_cfg.tasks_dir={tmp_path}",
+        "general_cfg.progress=false",
+        "general_cfg.save_fig=false",
+        f"general_cfg.max_env_steps={first['env_steps'] + 1024}",
+        "general_cfg.online_eval_fre=512",
+        "general_cfg.online_eval_episode=2",
+        f"general_cfg.reward_threshold={raised}",
+        "general_cfg.load_checkpoint=true",
+        f"general_cfg.load_path={run}",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "training on toward it" in proc.stdout + proc.stderr
+    on = Path(proc.stdout.strip().splitlines()[-1].split(": ", 1)[1])
+    summary = json.loads((on / "results" / "summary.json").read_text())
+    assert summary["env_steps"] == first["env_steps"] + 1024 and summary["stop_reason"] != (
+        "reward_threshold"
+    )
+    assert not summary["threshold_reached"] and summary["threshold_wall_seconds"] is None
 
 
 def test_schedules_stay_over_the_original_budget(tmp_path):

@@ -366,6 +366,8 @@ class Learner:
         self.metrics = Metrics(dict(state["metrics"]["sums"]), int(state["metrics"]["count"]))
         self.recent.extend(state["recent"])
         self.last_eval, self.threshold_wall = state["last_eval"], state["threshold_wall"]
+        if self.counters.threshold_env_steps is None:  # a raised threshold, not reached yet
+            self.threshold_wall = None
         self.start = time.perf_counter() - float(state["wall"])  # wall times continue
         if self.evaluator is not None and state["evaluator"] is not None:
             self.evaluator.load_state_dict(state["evaluator"])

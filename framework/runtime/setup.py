@@ -280,6 +280,7 @@ class Setup:
             )
             if g.mode == "train":
                 self.counters = counters_of(data)
+                self._raised_threshold()
                 self.resume = data.get("resume")
                 self._keep_schedule(data.get("schedule"))
         self.initialized: str | None = None  # what init_from loaded (logged by the run)
@@ -291,6 +292,19 @@ class Setup:
                 f"{data.get('counters', {}).get('update_steps', 0)} update steps)"
             )
         self.policy.env_steps = self.counters.env_steps
+
+    def _raised_threshold(self) -> None:
+        """A run resumed with a reward_threshold above its best evaluation trains on toward it:
+        the threshold it reached before no longer counts as reached."""
+        c, threshold = self.counters, self.cfg.general.reward_threshold
+        if c.threshold_env_steps is None or threshold is None:
+            return
+        if c.best_eval is not None and c.best_eval < threshold:
+            self.notes.append(
+                f"general_cfg.reward_threshold {threshold} is above the best evaluation so far "
+                f"({c.best_eval:.2f}): training on toward it"
+            )
+            c.threshold_env_steps = None
 
     def _keep_schedule(self, saved: dict[str, Any] | None) -> None:
         """A resumed run keeps the schedule of the run it continues, unless schedule_steps says

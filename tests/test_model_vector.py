@@ -15,6 +15,7 @@ from conftest import run_cli
 from config.loader import ConfigError, load_config
 from envs.gym.model_vector import ModelVectorEnv
 from envs.state import env_state, load_env_state
+from framework.runtime.evaluator import Evaluator
 from tests.vector_checks import check_state_restores, step_both
 
 CASES = [
@@ -83,3 +84,38 @@ def test_model_mode_error_from_the_cli_is_one_line(tmp_path):
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "vector_mode" in proc.stderr
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("env_id", ["FrozenLake-v1", "Taxi-v4"])
+def test_model_evaluation_plays_the_sync_episodes(env_id):
+    """The Evaluator on table-stepped envs: the same seeded episodes, returns and lengths, and the
+    same steps seen by ``on_step``, as on gymnasium's envs (more episodes than envs: slots restart
+    while others are still running; a short limit truncates some)."""
+    results, steps = {}, {}
+    for mode in ("sync", "model"):
+        cfg = load_config(
+            None,
+            [
+                "general_cfg.algo_name=QLearning",
+                f"env_cfg.id={env_id}",
+                f"env_cfg.vector_mode={mode}",
+                "general_cfg.max_step=12",
+            ],
+        )
+        evaluator = Evaluator(cfg, 4, seed=5)
+        rng, seen = np.random.default_rng(3), []
+
+        def on_step(slot, obs, action, reward, nxt, term, trunc, seed, seen=seen):
+            seen.append((slot, int(obs), int(action), float(reward), int(nxt), bool(term),
+                         bool(trunc), seed))  # fmt: skip
+
+        n = gym.make(env_id).action_space.n
+        results[mode] = evaluator.run(
+            lambda obs, rng=rng, n=n: rng.integers(n, size=len(obs)), 13, on_step
+        )
+        steps[mode] = seen
+        evaluator.close()
+    for a, b in zip(results["sync"], results["model"]):
+        np.testing.assert_array_equal(a, b)
+    assert steps["sync"] == steps["model"]
+    assert results["model"].lengths.max() == 12  # truncated episodes were compared too

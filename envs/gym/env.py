@@ -56,7 +56,12 @@ def make_vector(cfg, n_envs: int) -> gym.vector.VectorEnv:
 
 
 def make_slots(cfg, n: int) -> EnvSlots:
-    """Evaluation envs: CartPole in NumPy with ``vector_mode: numpy``, else gymnasium envs."""
+    """Evaluation envs: CartPole in NumPy with ``vector_mode: numpy``, the toy-text tables with
+    ``model``, else gymnasium envs."""
+    if cfg.env.vector_mode == "model":
+        from envs.gym.model_vector import ModelSlots
+
+        return ModelSlots(partial(make_single, cfg), n, cfg.env.wrappers)
     if cfg.env.vector_mode == "numpy":
         from envs.gym.cartpole_numpy import CartPoleSlots
 

@@ -13,8 +13,9 @@ draws (one uniform per step and per reset, sampled by the same cumulative-probab
 the time limit counts as ``TimeLimit`` does. So a run gives the same observations, rewards,
 terminations and truncations as ``vector_mode: sync`` (tests/test_model_vector.py checks this
 step by step). Not included: the per-step ``info`` entries (``prob``, Taxi's ``action_mask``),
-which nothing in rldojo reads, and rendering (evaluation and render envs are ordinary gymnasium
-envs). Same-step autoreset, final observations in a dense ``info["final_obs"]``.
+which nothing in rldojo reads, and rendering (render envs are ordinary gymnasium envs). The
+training envs autoreset on the same step (final observations in a dense ``info["final_obs"]``);
+the evaluation envs (:class:`ModelSlots`) are reset per episode with the episode's seed.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import gymnasium as gym
 import numpy as np
 
 from config.base import UserError
-from envs.vector import set_spaces
+from envs.vector import EnvSlots, set_spaces
 
 BLOCK = 256  # uniforms drawn per env at a time
 
@@ -46,15 +47,11 @@ def model_problem(env: gym.Env, wrappers: list) -> str | None:
     return None
 
 
-class ModelVectorEnv(gym.vector.VectorEnv):
-    """``n_envs`` copies of a toy-text env (made by ``make``), stepped from its tables."""
+class ModelTables:
+    """The compiled tables of a toy-text env and the state of ``n`` copies of it: each copy's
+    state, elapsed steps and generator (with a block of its next uniforms)."""
 
-    def __init__(self, make, n_envs: int, wrappers: list):
-        env = make()
-        problem = model_problem(env, wrappers)
-        if problem is not None:
-            env.close()
-            raise UserError(f"env_cfg.vector_mode: model cannot run this env: {problem}; use sync")
+    def __init__(self, env: gym.Env, n: int):
         base = env.unwrapped
         self.max_steps = env.spec.max_episode_steps if env.spec is not None else None
         P = base.P
@@ -72,13 +69,16 @@ class ModelVectorEnv(gym.vector.VectorEnv):
                     self.next_s[s, a, j], self.reward[s, a, j], self.term[s, a, j] = s2, r, t
         self.cum = cum
         self.init_cum = np.cumsum(np.asarray(base.initial_state_distrib, np.float64))
-        set_spaces(self, env.observation_space, env.action_space, n_envs)
-        self.spec = env.spec
-        env.close()
-        self.all = np.arange(n_envs)
-        self._seed([None] * n_envs)
-        self.s = np.zeros(n_envs, np.int64)
-        self.elapsed = np.zeros(n_envs, np.int64)
+        self.rngs = [np.random.default_rng() for _ in range(n)]
+        self.buf = np.stack([r.random(BLOCK) for r in self.rngs])
+        self.pos = np.zeros(n, np.int64)
+        self.s = np.zeros(n, np.int64)
+        self.elapsed = np.zeros(n, np.int64)
+
+    def seed(self, i: int, seed: int | None) -> None:
+        self.rngs[i] = np.random.default_rng(seed)
+        self.buf[i] = self.rngs[i].random(BLOCK)
+        self.pos[i] = 0
 
     def _uniform(self, ids: np.ndarray) -> np.ndarray:
         """The next uniform of each env in ``ids``: drawn in blocks (a Generator's ``random(B)``
@@ -90,49 +90,27 @@ class ModelVectorEnv(gym.vector.VectorEnv):
             self.pos[i] = 0
         return u
 
-    def _initial(self, envs) -> np.ndarray:
-        return np.argmax(self.init_cum[None, :] > self._uniform(envs)[:, None], axis=1)
+    def restart(self, ids: np.ndarray) -> None:
+        """New episodes in ``ids``: initial states drawn, elapsed steps cleared."""
+        self.s[ids] = np.argmax(self.init_cum[None, :] > self._uniform(ids)[:, None], axis=1)
+        self.elapsed[ids] = 0
 
-    def _seed(self, seeds) -> None:
-        self.rngs = [np.random.default_rng(s) for s in seeds]
-        self.buf = np.stack([r.random(BLOCK) for r in self.rngs])
-        self.pos = np.zeros(self.num_envs, np.int64)
-
-    def reset(self, *, seed=None, options=None):
-        if seed is not None:
-            seeds = [seed + i for i in range(self.num_envs)] if np.ndim(seed) == 0 else seed
-            self._seed(seeds)
-        self.s = self._initial(self.all)
-        self.elapsed[:] = 0
-        return self.s.copy(), {}
-
-    def step(self, actions):
+    def step(self, ids: np.ndarray, actions) -> tuple[np.ndarray, ...]:
+        """Next states, rewards, terminations and truncations of the envs ``ids`` (no reset)."""
         a = np.asarray(actions, np.int64)
-        s = self.s
+        s = self.s[ids]
         # gymnasium's categorical_sample: the first outcome whose cumulative probability exceeds
         # u (the first outcome when none does, as np.argmax gives it)
-        j = np.argmax(self.cum[s, a] > self._uniform(self.all)[:, None], axis=1)
-        nxt = self.next_s[s, a, j]
-        rewards = self.reward[s, a, j]
-        terminated = self.term[s, a, j]  # fancy indexing: already a copy
-        self.elapsed += 1
-        truncated = (
-            self.elapsed >= self.max_steps
-            if self.max_steps is not None
-            else np.zeros(self.num_envs, bool)
-        )
-        done = terminated | truncated
-        info: dict[str, Any] = {}
-        obs = nxt.copy()
-        if done.any():
-            ids = np.flatnonzero(done)
-            info["final_obs"] = nxt
-            obs[ids] = self._initial(ids)
-            self.elapsed[ids] = 0
-        self.s = obs
-        return obs.copy(), rewards, terminated, truncated, info
+        j = np.argmax(self.cum[s, a] > self._uniform(ids)[:, None], axis=1)
+        nxt = self.next_s[s, a, j]  # fancy indexing: copies
+        self.s[ids] = nxt
+        self.elapsed[ids] += 1
+        if self.max_steps is not None:
+            truncated = self.elapsed[ids] >= self.max_steps
+        else:
+            truncated = np.zeros(len(nxt), bool)
+        return nxt, self.reward[s, a, j], self.term[s, a, j], truncated
 
-    # ---- state (envs/state.py saves and restores it on checkpoints) --------------------------
     def state_dict(self) -> dict[str, Any]:
         return {
             "s": self.s.copy(),
@@ -143,7 +121,7 @@ class ModelVectorEnv(gym.vector.VectorEnv):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> bool:
-        if len(state["rngs"]) != self.num_envs:
+        if len(state["rngs"]) != len(self.rngs):
             return False
         self.s = np.array(state["s"], np.int64)
         self.elapsed = np.array(state["elapsed"], np.int64)
@@ -152,3 +130,72 @@ class ModelVectorEnv(gym.vector.VectorEnv):
         self.buf = np.array(state["buf"], np.float64)
         self.pos = np.array(state["pos"], np.int64)
         return True
+
+
+def _tables(make, n: int, wrappers: list) -> tuple[gym.Env, ModelTables]:
+    env = make()
+    problem = model_problem(env, wrappers)
+    if problem is not None:
+        env.close()
+        raise UserError(f"env_cfg.vector_mode: model cannot run this env: {problem}; use sync")
+    return env, ModelTables(env, n)
+
+
+class ModelVectorEnv(gym.vector.VectorEnv):
+    """Training envs: ``n_envs`` copies of a toy-text env (made by ``make``), stepped from its
+    tables with same-step autoreset."""
+
+    def __init__(self, make, n_envs: int, wrappers: list):
+        env, self.tables = _tables(make, n_envs, wrappers)
+        set_spaces(self, env.observation_space, env.action_space, n_envs)
+        self.spec = env.spec
+        env.close()
+        self.all = np.arange(n_envs)
+
+    def reset(self, *, seed=None, options=None):
+        if seed is not None:
+            seeds = [seed + i for i in range(self.num_envs)] if np.ndim(seed) == 0 else seed
+            for i, s in enumerate(seeds):
+                self.tables.seed(i, s)
+        self.tables.restart(self.all)
+        return self.tables.s.copy(), {}
+
+    def step(self, actions):
+        t = self.tables
+        nxt, rewards, terminated, truncated = t.step(self.all, actions)
+        done = terminated | truncated
+        info: dict[str, Any] = {}
+        if done.any():
+            info["final_obs"] = nxt
+            t.restart(np.flatnonzero(done))
+        return t.s.copy(), rewards, terminated, truncated, info
+
+    # ---- state (envs/state.py saves and restores it on checkpoints) --------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return self.tables.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> bool:
+        return self.tables.load_state_dict(state)
+
+
+class ModelSlots(EnvSlots):
+    """Evaluation envs: ``n`` copies, each reset with its episode's seed, stepped together."""
+
+    def __init__(self, make, n: int, wrappers: list):
+        env, self.tables = _tables(make, n, wrappers)
+        env.close()
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def reset(self, slot: int, seed: int) -> np.ndarray:
+        self.tables.seed(slot, seed)
+        self.tables.restart(np.array([slot]))
+        return self.tables.s[slot].copy()
+
+    def step(self, slots, actions):
+        return self.tables.step(np.asarray(slots, np.int64), actions)
+
+    def close(self) -> None:
+        pass

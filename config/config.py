@@ -81,7 +81,11 @@ class GeneralConfig(BaseConfig):
     save_best_model: bool = True
     """Keep models/best.pt: the checkpoint with the highest online-eval mean so far."""
     reward_threshold: float | None = None
-    """Stop training once an online-eval mean reaches this (null: off)."""
+    """Stop training once an online-eval mean reaches this (null: off); see threshold_evals."""
+    threshold_evals: int = 1
+    """Stop at reward_threshold only once this many online evaluations in a row reach it (1: the
+    first one does). More than one keeps training until the policy holds the bar, rather than
+    stopping on one lucky evaluation; best.pt is still the highest evaluation."""
     save_fig: bool = True
     """Write figs/rewards.png (training and evaluation returns)."""
     show_fig: bool = False
@@ -197,3 +201,9 @@ class GeneralConfig(BaseConfig):
             )
         if self.reward_threshold is not None:
             require(self.online_eval, "reward_threshold", "needs online_eval: true")
+        require(self.threshold_evals >= 1, "threshold_evals", "must be 1 or more")
+        require(
+            self.threshold_evals == 1 or self.reward_threshold is not None,
+            "threshold_evals",
+            "counts evaluations at reward_threshold: set reward_threshold too",
+        )

@@ -238,10 +238,17 @@ def test_duplicate_sections_and_keys_name_both_lines(tmp_path):
         ("general_cfg.reward_threshold=-.inf", "expected a finite number"),
         ("general_cfg.seed=4294967296", "general_cfg.seed: must be in [0, 2**32)"),
         ("general_cfg.max_env_steps=.inf", "general_cfg.max_env_steps: expected an integer"),
+        ("general_cfg.threshold_evals=0", "general_cfg.threshold_evals: must be 1 or more"),
     ],
 )
 def test_non_finite_and_out_of_range_numbers_are_refused(override, expected):
     assert expected in error_of(None, [override])
+
+
+def test_threshold_evals_without_a_threshold_is_refused():
+    overrides = ["general_cfg.reward_threshold=null", "general_cfg.threshold_evals=3"]
+    assert "threshold_evals: counts evaluations at reward_threshold" in error_of(None, overrides)
+    assert load_config(None, overrides[:1]).general.threshold_evals == 1
 
 
 def test_warnings_for_values_that_are_probably_not_meant(tmp_path):

@@ -154,6 +154,44 @@ def test_a_threshold_run_resumed_past_its_threshold_writes_valid_json(tmp_path):
     assert not summary["threshold_reached"] and summary["threshold_wall_seconds"] is None
 
 
+def test_threshold_evals_stops_after_that_many_passing_evaluations_in_a_row(tmp_path):
+    common = ["general_cfg.online_eval_fre=512", "general_cfg.online_eval_episode=2"]
+    run = train(
+        tmp_path,
+        "general_cfg.max_env_steps=40000",
+        "algo_cfg.learning_starts=200",
+        "general_cfg.reward_threshold=15",
+        "general_cfg.threshold_evals=3",
+        *common,
+    )
+    summary = json.loads((run / "results" / "summary.json").read_text())
+    assert summary["stop_reason"] == "reward_threshold", summary
+    evals = rows(run / "results" / "evals.csv", ["env_steps", "mean_return"])
+    passed = [float(mean) >= 15 for _, mean in evals]
+    assert passed[-3:] == [True] * 3 and int(evals[-1][0]) == summary["threshold_env_steps"]
+    assert not any(all(passed[i : i + 3]) for i in range(len(passed) - 3))
+    # Resumed with more evaluations in a row than it passed, the run trains on toward them.
+    proc = run_cli(
+        f"general_cfg.tasks_dir={tmp_path}",
+        "general_cfg.progress=false",
+        "general_cfg.save_fig=false",
+        "general_cfg.max_env_steps=40000",
+        "general_cfg.reward_threshold=15",
+        "general_cfg.threshold_evals=5",
+        "general_cfg.load_checkpoint=true",
+        f"general_cfg.load_path={run}",
+        *common,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "in 5 evaluations in a row is not met" in proc.stdout + proc.stderr
+    on = Path(proc.stdout.strip().splitlines()[-1].split(": ", 1)[1])
+    more = json.loads((on / "results" / "summary.json").read_text())
+    assert more["env_steps"] > summary["env_steps"] and more["threshold_env_steps"] is not None
+    later = rows(on / "results" / "evals.csv", ["env_steps", "mean_return"])
+    assert int(later[-1][0]) == more["threshold_env_steps"]
+    assert all(float(mean) >= 15 for _, mean in (evals + later)[-5:])
+
+
 def test_schedules_stay_over_the_original_budget(tmp_path):
     run = train(
         tmp_path,

@@ -7,7 +7,7 @@ that learns from a dataset (no env is stepped for learning). Evaluation cadence
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 ClockUnit = Literal["env_steps", "update_steps"]
@@ -22,6 +22,16 @@ class Counters:
     update_steps: int = 0
     best_eval: float | None = None
     threshold_env_steps: int | None = None
+    eval_means: list[float] = field(default_factory=list)  # every online evaluation's mean
+
+    def threshold_met(self, threshold: float | None, in_a_row: int) -> bool:
+        """Whether the last ``in_a_row`` evaluations all reached ``threshold``."""
+        recent = self.eval_means[-in_a_row:]
+        return (
+            threshold is not None
+            and len(recent) == in_a_row
+            and all(m >= threshold for m in recent)
+        )
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ class EvalEvent(NamedTuple):
     max: float
     wall: float
     best: bool
+    solved: bool = False  # reward_threshold reached (threshold_evals in a row): the run stops
 
 
 OnEval = Callable[[EvalEvent], "str | None"]
@@ -282,7 +283,9 @@ class Learner:
             f"[eval] {where}  return {res.mean:8.2f} +- {res.std:6.2f}{score}"
             f"{'  best' if improved else ''}"
         )
-        if g.reward_threshold is not None and res.mean >= g.reward_threshold:
+        c.eval_means.append(float(res.mean))
+        solved = c.threshold_met(g.reward_threshold, g.threshold_evals)
+        if solved:
             if c.threshold_env_steps is None:
                 c.threshold_env_steps = c.env_steps
                 self.threshold_wall = self.wall
@@ -296,6 +299,7 @@ class Learner:
             float(res.returns.max()),
             self.wall,
             improved,
+            solved,
         )
         if self.on_eval is not None:
             reason = self.on_eval(event)

@@ -294,15 +294,22 @@ class Setup:
         self.policy.env_steps = self.counters.env_steps
 
     def _raised_threshold(self) -> None:
-        """A run resumed with a reward_threshold above its best evaluation trains on toward it:
-        the threshold it reached before no longer counts as reached."""
-        c, threshold = self.counters, self.cfg.general.reward_threshold
-        if c.threshold_env_steps is None or threshold is None:
+        """A run resumed with a reward_threshold (or threshold_evals) that its evaluations have
+        not met trains on toward it: the threshold it reached before no longer counts."""
+        c, g = self.counters, self.cfg.general
+        if c.threshold_env_steps is None or g.reward_threshold is None:
             return
-        if c.best_eval is not None and c.best_eval < threshold:
+        if c.eval_means:
+            met = c.threshold_met(g.reward_threshold, g.threshold_evals)
+        else:  # a checkpoint from before eval_means were kept
+            best = c.best_eval if g.threshold_evals == 1 else None  # its streak is unknown
+            met = best is not None and best >= g.reward_threshold
+        if not met:
+            in_a_row = f" in {g.threshold_evals} evaluations in a row" * (g.threshold_evals > 1)
+            best = f"{c.best_eval:.2f}" if c.best_eval is not None else "none"
             self.notes.append(
-                f"general_cfg.reward_threshold {threshold} is above the best evaluation so far "
-                f"({c.best_eval:.2f}): training on toward it"
+                f"general_cfg.reward_threshold {g.reward_threshold}{in_a_row} is not met by the "
+                f"run so far (best evaluation {best}): training on toward it"
             )
             c.threshold_env_steps = None
 

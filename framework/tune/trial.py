@@ -76,9 +76,7 @@ def child_main() -> None:
         g = cfg.general
 
         def on_eval(event) -> str | None:
-            final = 0 < g.max_env_steps <= event.env_steps or (
-                g.reward_threshold is not None and event.mean >= g.reward_threshold
-            )
+            final = 0 < g.max_env_steps <= event.env_steps or event.solved
             send(kind="eval", final=final, **event._asdict())
             if final:
                 return None

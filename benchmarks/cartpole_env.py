@@ -1,4 +1,4 @@
-"""CartPole env cost per step: ``env_cfg.vector_mode: numpy`` (envs/gym/cartpole_numpy.py) against
+"""CartPole env cost per step: ``env_cfg.vector_mode: numpy`` (envs/gym/numpy_vector.py) against
 gymnasium's ``SyncVectorEnv`` (training) and gymnasium envs stepped one by one (evaluation).
 
     python benchmarks/cartpole_env.py [--rounds 5]

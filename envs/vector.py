@@ -111,8 +111,8 @@ def true_next_obs(next_obs: np.ndarray, info: dict, done: np.ndarray) -> np.ndar
 class EnvSlots:
     """Independent envs for evaluation, each reset with its own seed and stepped together (only
     the slots given). This one holds gymnasium envs and steps them one by one; a family may
-    provide ``make_slots(cfg, n)`` that steps them at once (CartPole with ``vector_mode:
-    numpy``)."""
+    provide ``make_slots(cfg, n)`` that steps them at once (CartPole and Pendulum with
+    ``vector_mode: numpy``)."""
 
     def __init__(self, envs: list[gym.Env]):
         self.envs = envs

@@ -29,20 +29,22 @@ def step_both(ref, ours, actions: np.ndarray, ends: dict[str, int]) -> None:
     ends["trunc"] += int((want[3] & ~want[2]).sum())
 
 
-def check_state_restores(make: Callable, n_actions: int, tmp_path: Path):
+def check_state_restores(make: Callable, n_actions: int | Callable, tmp_path: Path):
     """A checkpointed env of ``make()`` (4 envs, through an rldojo archive) continues exactly as
-    the original; returns the original."""
+    the original; returns the original. ``n_actions``: Discrete actions, or a function of a
+    generator giving the 4 envs' actions."""
     ours = make()
     ours.reset(seed=11)
     rng = np.random.default_rng(1)
+    draw = n_actions if callable(n_actions) else lambda r: r.integers(n_actions, size=4)
     for _ in range(300):
-        ours.step(rng.integers(n_actions, size=4))
+        ours.step(draw(rng))
     write_archive(tmp_path / "env.npz", {"envs": env_state(ours)})
     fresh = make()
     fresh.reset(seed=999)
     assert load_env_state(fresh, read_archive(tmp_path / "env.npz")["envs"])
     for _ in range(600):
-        actions = rng.integers(n_actions, size=4)
+        actions = draw(rng)
         for a, b in zip(ours.step(actions)[:4], fresh.step(actions)[:4]):
             np.testing.assert_array_equal(a, b)
     return ours

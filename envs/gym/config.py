@@ -76,9 +76,10 @@ class EnvConfig(BaseConfig):
     """sync: envs step in this process; async: one subprocess per env (for slow envs); model:
     gymnasium's toy-text envs (FrozenLake, CliffWalking, Taxi) stepped from their transition
     tables in NumPy, all envs at once: the same episodes as sync, about 15x faster (no wrappers,
-    no per-step info); numpy: CartPole's physics on arrays, all training envs at once and all
-    evaluation envs at once: the same episodes as sync, about 10x faster (no wrappers; of
-    make_kwargs only sutton_barto_reward and max_episode_steps)."""
+    no per-step info); numpy: CartPole's or Pendulum's physics on arrays, all training envs at
+    once and all evaluation envs at once: the same episodes as sync, about 10x faster (no
+    wrappers; of make_kwargs only max_episode_steps, and CartPole's sutton_barto_reward or
+    Pendulum's g)."""
     n_eval_envs: int = 10
     """Envs stepped together during evaluation (episodes beyond this run in further rounds)."""
     gif_fps: int = 30
@@ -96,8 +97,8 @@ class EnvConfig(BaseConfig):
         if self.vector_mode in ("model", "numpy"):
             import gymnasium as gym
 
-            from envs.gym.cartpole_numpy import numpy_problem
             from envs.gym.model_vector import model_problem
+            from envs.gym.numpy_vector import numpy_problem
 
             try:
                 env = gym.make(self.id, **self.make_kwargs)

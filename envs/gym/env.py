@@ -40,30 +40,30 @@ def make_env(cfg: EnvConfig, max_step: int = -1, render_mode: str | None = None)
 
 def make_vector(cfg, n_envs: int) -> gym.vector.VectorEnv:
     """Training envs: with ``vector_mode: model`` the toy-text envs stepped from their
-    transition tables (envs/gym/model_vector.py), with ``numpy`` CartPole in NumPy
-    (envs/gym/cartpole_numpy.py), else gymnasium's sync or async vector env."""
+    transition tables (envs/gym/model_vector.py), with ``numpy`` CartPole or Pendulum
+    in NumPy (envs/gym/numpy_vector.py), else gymnasium's sync or async vector env."""
     if cfg.env.vector_mode == "model":
         from envs.gym.model_vector import ModelVectorEnv
 
         return ModelVectorEnv(partial(make_single, cfg), n_envs, cfg.env.wrappers)
     if cfg.env.vector_mode == "numpy":
-        from envs.gym.cartpole_numpy import CartPoleVectorEnv
+        from envs.gym.numpy_vector import NumpyVectorEnv
 
-        return CartPoleVectorEnv(
+        return NumpyVectorEnv(
             partial(make_single, cfg), n_envs, cfg.env.make_kwargs, cfg.env.wrappers
         )
     return gym_vector(cfg, n_envs)
 
 
 def make_slots(cfg, n: int) -> EnvSlots:
-    """Evaluation envs: CartPole in NumPy with ``vector_mode: numpy``, the toy-text tables with
-    ``model``, else gymnasium envs."""
+    """Evaluation envs: CartPole or Pendulum in NumPy with ``vector_mode: numpy``, the toy-text
+    tables with ``model``, else gymnasium envs."""
     if cfg.env.vector_mode == "model":
         from envs.gym.model_vector import ModelSlots
 
         return ModelSlots(partial(make_single, cfg), n, cfg.env.wrappers)
     if cfg.env.vector_mode == "numpy":
-        from envs.gym.cartpole_numpy import CartPoleSlots
+        from envs.gym.numpy_vector import NumpySlots
 
-        return CartPoleSlots(partial(make_single, cfg), n, cfg.env.make_kwargs, cfg.env.wrappers)
+        return NumpySlots(partial(make_single, cfg), n, cfg.env.make_kwargs, cfg.env.wrappers)
     return gym_slots(cfg, n)

@@ -6,8 +6,9 @@
     python benchmarks/continuous.py --test-episodes 0        # skip the 100-episode re-test
 
 For each seed, ``python main.py --yaml config/presets/Pendulum-v1_<ALGO>.yaml`` runs as a
-subprocess, timed from launch to exit (it stops at reward_threshold -200, 10 deterministic
-evaluation episodes); then its best.pt is tested on ``--test-episodes`` episodes with another
+subprocess, timed from launch to exit (it stops once two evaluations in a row of 100
+deterministic episodes reach -200: a stricter stop than SB3's scripts, which stop at their first
+evaluation past -200); then its best.pt is tested on ``--test-episodes`` episodes with another
 seed. Stable-Baselines3's SAC and TD3 with the RL Zoo's Pendulum hyperparameters
 (``/work/shared/peers/sb3_{sac,td3}_pendulum.py``, in their own virtual environment, see
 ``--peers-python``) run interleaved with ours, seed by seed (ours, theirs, ours, ...), so both

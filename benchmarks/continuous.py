@@ -4,6 +4,7 @@
     python benchmarks/continuous.py --algos SAC --seeds 1 2 3 4 5
     python benchmarks/continuous.py --no-peers               # rldojo only
     python benchmarks/continuous.py --test-episodes 0        # skip the 100-episode re-test
+    python benchmarks/continuous.py --algos SAC --set general_cfg.online_eval_fre=500
 
 For each seed, ``python main.py --yaml config/presets/Pendulum-v1_<ALGO>.yaml`` runs as a
 subprocess, timed from launch to exit (it stops once two evaluations in a row of 100
@@ -36,8 +37,8 @@ PEERS = ROOT.parent / "shared" / "peers"
 SB3 = {"SAC": "sb3_sac_pendulum.py", "TD3": "sb3_td3_pendulum.py"}
 
 
-def ours(algo: str, seed: int, tasks: Path, test_episodes: int) -> dict:
-    r = run_once(ROOT, f"config/presets/Pendulum-v1_{algo}.yaml", seed, tasks, [])
+def ours(algo: str, seed: int, tasks: Path, test_episodes: int, overrides: list[str]) -> dict:
+    r = run_once(ROOT, f"config/presets/Pendulum-v1_{algo}.yaml", seed, tasks, overrides)
     out = {"wall": r["wall"], "solved": r["threshold_reached"], "steps": r["threshold_env_steps"]}
     out["test"] = test_best(ROOT, r["task"], seed + 1000, test_episodes) if test_episodes else None
     return out
@@ -65,13 +66,17 @@ def main() -> None:
     p.add_argument("--test-episodes", type=int, default=100)
     p.add_argument("--no-peers", action="store_true", help="run rldojo only")
     p.add_argument("--peers-python", default=str(Path.home() / ".cache/rldojo-peers/bin/python"))
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="our overrides")
     args = p.parse_args()
     rows: dict[tuple[str, str], list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for algo in args.algos:
             for seed in args.seeds:
                 runs = [
-                    ("rldojo", lambda a=algo, s=seed: ours(a, s, Path(tmp), args.test_episodes))
+                    (
+                        "rldojo",
+                        lambda a=algo, s=seed: ours(a, s, Path(tmp), args.test_episodes, args.set),
+                    )
                 ]
                 if algo in SB3 and not args.no_peers:
                     runs.append(("sb3", lambda a=algo, s=seed: theirs(a, s, args.peers_python)))

@@ -36,6 +36,20 @@ def train(tasks: Path, *args: str) -> Path:
     return Path(proc.stdout.strip().splitlines()[-1].split(": ", 1)[1])
 
 
+def resume(tasks: Path, run: Path, *args: str) -> tuple[Path, str]:
+    """Resume ``run`` with ``args``; the new task directory and what the run printed."""
+    proc = run_cli(
+        f"general_cfg.tasks_dir={tasks}",
+        "general_cfg.progress=false",
+        "general_cfg.save_fig=false",
+        "general_cfg.load_checkpoint=true",
+        f"general_cfg.load_path={run}",
+        *args,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return Path(proc.stdout.strip().splitlines()[-1].split(": ", 1)[1]), proc.stdout + proc.stderr
+
+
 @pytest.mark.parametrize("preset", ["CartPole-v1_PPO", "CartPole-v1_DQN", "Taxi-v4_QLearning"])
 @pytest.mark.parametrize("steps", [8192, pytest.param(20000, marks=pytest.mark.slow)])
 def test_a_resumed_run_continues_the_same_curve(tmp_path, preset, steps):
@@ -133,20 +147,15 @@ def test_a_threshold_run_resumed_past_its_threshold_writes_valid_json(tmp_path):
     assert summary["threshold_wall_seconds"] == first["threshold_wall_seconds"]
     # A threshold raised above the best evaluation trains on toward it (here until the budget).
     raised = first["best_eval"] + 1000
-    proc = run_cli(
-        f"general_cfg.tasks_dir={tmp_path}",
-        "general_cfg.progress=false",
-        "general_cfg.save_fig=false",
+    on, said = resume(
+        tmp_path,
+        run,
         f"general_cfg.max_env_steps={first['env_steps'] + 1024}",
         "general_cfg.online_eval_fre=512",
         "general_cfg.online_eval_episode=2",
         f"general_cfg.reward_threshold={raised}",
-        "general_cfg.load_checkpoint=true",
-        f"general_cfg.load_path={run}",
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "training on toward it" in proc.stdout + proc.stderr
-    on = Path(proc.stdout.strip().splitlines()[-1].split(": ", 1)[1])
+    assert "training on toward it" in said
     summary = json.loads((on / "results" / "summary.json").read_text())
     assert summary["env_steps"] == first["env_steps"] + 1024 and summary["stop_reason"] != (
         "reward_threshold"
@@ -171,20 +180,15 @@ def test_threshold_evals_stops_after_that_many_passing_evaluations_in_a_row(tmp_
     assert passed[-3:] == [True] * 3 and int(evals[-1][0]) == summary["threshold_env_steps"]
     assert not any(all(passed[i : i + 3]) for i in range(len(passed) - 3))
     # Resumed with more evaluations in a row than it passed, the run trains on toward them.
-    proc = run_cli(
-        f"general_cfg.tasks_dir={tmp_path}",
-        "general_cfg.progress=false",
-        "general_cfg.save_fig=false",
+    on, said = resume(
+        tmp_path,
+        run,
         "general_cfg.max_env_steps=40000",
         "general_cfg.reward_threshold=15",
         "general_cfg.threshold_evals=5",
-        "general_cfg.load_checkpoint=true",
-        f"general_cfg.load_path={run}",
         *common,
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "in 5 evaluations in a row is not met" in proc.stdout + proc.stderr
-    on = Path(proc.stdout.strip().splitlines()[-1].split(": ", 1)[1])
+    assert "in 5 evaluations in a row is not met" in said
     more = json.loads((on / "results" / "summary.json").read_text())
     assert more["env_steps"] > summary["env_steps"] and more["threshold_env_steps"] is not None
     later = rows(on / "results" / "evals.csv", ["env_steps", "mean_return"])

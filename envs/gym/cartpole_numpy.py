@@ -7,7 +7,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
-from envs.gym.numpy_vector import ArrayPhysics
+from envs.gym.array_physics import ArrayPhysics
 
 
 class CartPolePhysics(ArrayPhysics):

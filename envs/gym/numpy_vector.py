@@ -16,7 +16,8 @@ limit counts as ``TimeLimit`` does. So a run gives the same observations, reward
 truncations and final observations as ``vector_mode: sync`` (tests/test_numpy_vector.py checks
 this step by step). Not included: the envs' ``info`` (empty for both) and rendering (render envs
 are ordinary gymnasium envs). The physics of each env is in its own module
-(envs/gym/cartpole_numpy.py, envs/gym/pendulum_numpy.py).
+(envs/gym/cartpole_numpy.py, envs/gym/pendulum_numpy.py) on a shared base
+(envs/gym/array_physics.py).
 """
 
 from __future__ import annotations
@@ -27,75 +28,13 @@ import gymnasium as gym
 import numpy as np
 
 from config.base import UserError
+from envs.gym.array_physics import ArrayPhysics
+from envs.gym.cartpole_numpy import CartPolePhysics
+from envs.gym.pendulum_numpy import PendulumPhysics
 from envs.vector import EnvSlots, set_spaces
 
 
-class ArrayPhysics:
-    """``n`` envs of one kind: their states (float64 rows), elapsed steps and generators. A
-    subclass names the gymnasium env it copies (``ENV``, the unwrapped class's name), the
-    make_kwargs it implements (``KWARGS``), and provides ``draw`` (a reset's state), ``step`` and
-    ``obs``."""
-
-    ENV = ""
-    KWARGS: tuple[str, ...] = ("max_episode_steps",)  # the latter: the TimeLimit, counted here
-    DIM = 0  # length of a state row
-
-    def __init__(self, env: gym.Env, n: int):
-        self.max_steps = env.spec.max_episode_steps if env.spec is not None else None
-        self.state = np.zeros((n, self.DIM), np.float64)
-        self.elapsed = np.zeros(n, np.int64)
-        self.rngs = [np.random.default_rng() for _ in range(n)]
-
-    @classmethod
-    def problem(cls, base: gym.Env) -> str | None:
-        """Why this env of the right class still cannot run here (None: it can)."""
-        return None
-
-    def draw(self, rng: np.random.Generator) -> np.ndarray:
-        raise NotImplementedError
-
-    def step(self, ids: np.ndarray | slice, actions: np.ndarray):
-        """Steps envs ``ids``; returns their next observations, rewards, terminations and
-        truncations."""
-        raise NotImplementedError
-
-    def obs(self, ids) -> np.ndarray:
-        raise NotImplementedError
-
-    def reset(self, i: int, seed: int | None = None) -> None:
-        if seed is not None:
-            self.rngs[i] = np.random.default_rng(seed)
-        self.state[i] = self.draw(self.rngs[i])
-        self.elapsed[i] = 0
-
-    def truncated(self, ids, n: int) -> np.ndarray:
-        """Counts one step of envs ``ids`` (``n`` of them) against the time limit."""
-        self.elapsed[ids] += 1
-        if self.max_steps is None:
-            return np.zeros(n, bool)
-        return self.elapsed[ids] >= self.max_steps
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "state": self.state.copy(),
-            "elapsed": self.elapsed.copy(),
-            "rngs": [r.bit_generator.state for r in self.rngs],
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> bool:
-        if len(state["rngs"]) != len(self.rngs):
-            return False
-        self.state = np.array(state["state"], np.float64)
-        self.elapsed = np.array(state["elapsed"], np.int64)
-        for rng, st in zip(self.rngs, state["rngs"]):
-            rng.bit_generator.state = st
-        return True
-
-
 def physics_classes() -> list[type[ArrayPhysics]]:
-    from envs.gym.cartpole_numpy import CartPolePhysics
-    from envs.gym.pendulum_numpy import PendulumPhysics
-
     return [CartPolePhysics, PendulumPhysics]
 
 

@@ -10,7 +10,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.envs.classic_control.pendulum import DEFAULT_X, DEFAULT_Y
 
-from envs.gym.numpy_vector import ArrayPhysics
+from envs.gym.array_physics import ArrayPhysics
 
 HIGH = np.array([DEFAULT_X, DEFAULT_Y])
 

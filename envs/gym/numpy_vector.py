@@ -33,16 +33,13 @@ from envs.gym.cartpole_numpy import CartPolePhysics
 from envs.gym.pendulum_numpy import PendulumPhysics
 from envs.vector import EnvSlots, set_spaces
 
-
-def physics_classes() -> list[type[ArrayPhysics]]:
-    return [CartPolePhysics, PendulumPhysics]
+PHYSICS: dict[str, type[ArrayPhysics]] = {c.ENV: c for c in (CartPolePhysics, PendulumPhysics)}
 
 
 def numpy_problem(env: gym.Env, make_kwargs: dict, wrappers: list) -> str | None:
     """Why ``env`` cannot run in NumPy, or None when it can."""
     base = env.unwrapped
-    kinds = {cls.ENV: cls for cls in physics_classes()}
-    cls = kinds.get(type(base).__name__)
+    cls = PHYSICS.get(type(base).__name__)
     if cls is None:
         name = env.spec.id if env.spec else type(base).__name__
         return f"{name} is not gymnasium's CartPole or Pendulum"
@@ -63,8 +60,7 @@ def _physics(make, n: int, make_kwargs: dict, wrappers: list) -> tuple[gym.Env, 
     if problem is not None:
         env.close()
         raise UserError(f"env_cfg.vector_mode: numpy cannot run this env: {problem}; use sync")
-    kinds = {cls.ENV: cls for cls in physics_classes()}
-    return env, kinds[type(env.unwrapped).__name__](env, n)
+    return env, PHYSICS[type(env.unwrapped).__name__](env, n)
 
 
 class NumpyVectorEnv(gym.vector.VectorEnv):

@@ -51,6 +51,5 @@ class PendulumPhysics(ArrayPhysics):
         return self.obs(ids), -costs, np.zeros(len(th), bool), self.truncated(ids, len(th))
 
     def obs(self, ids) -> np.ndarray:
-        th, thdot = np.atleast_2d(self.state[ids]).T
-        obs = np.stack((np.cos(th), np.sin(th), thdot), axis=1).astype(np.float32)
-        return obs if np.ndim(self.state[ids]) == 2 else obs[0]
+        th, thdot = self.state[ids].T  # rows, or one env's two numbers
+        return np.stack((np.cos(th), np.sin(th), thdot), axis=-1).astype(np.float32)

@@ -3,8 +3,10 @@ s and s' through the online network together with gradients (what DQN did before
 
     python benchmarks/dqn_update.py [PRESET ...]   # default: CartPole-v1_DQN and ALE-Pong-v5_DQN
 
-Random batches of the preset's batch size and observation space; the two variants run in
-interleaved blocks so both see the same machine load; prints median, min and max per variant.
+Random batches of the preset's batch size and observation space, with the preset's
+``general_cfg.torch_threads`` (1 by default), as its training run has them; the two variants
+run in interleaved blocks so both see the same machine load; prints median, min and max per
+variant.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def joint_update(self, batch):
 
 def measure(preset: str, blocks: int = 5) -> None:
     cfg = load_config(preset, ["algo_cfg.double_dqn=true"])
+    torch.set_num_threads(cfg.general.torch_threads)  # as a training run of the preset sets it
     obs_space, action_space = spaces_of(cfg)
     policy = build_policy(cfg, obs_space, action_space, seed=1)
     size, rng = cfg.algo.batch_size, np.random.default_rng(0)

@@ -24,7 +24,8 @@ class AlgoConfig(OffPolicyConfig):
     mean (SARSA-like), toward 1 the maximum over the dataset's actions."""
     beta: float = 3.0
     """Inverse temperature of advantage-weighted regression: weights exp(beta * A), capped at
-    max_weight."""
+    max_weight. A is in the env's reward units: the paper's 3 is for rewards normalized to
+    returns spanning 1,000 (0: behavior cloning; Pendulum's preset uses 0.1)."""
     max_weight: float = 100.0
     """Cap of the actor's weights exp(beta * A)."""
     lr: float = 3e-4

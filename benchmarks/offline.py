@@ -3,12 +3,14 @@ and d3rlpy's discrete BC and CQL side by side.
 
     python benchmarks/offline.py                         # rldojo only, 5 repeats
     python benchmarks/offline.py --d3rlpy ~/.cache/peers-d3rlpy/bin/python
+    python benchmarks/offline.py --d3rlpy ~/.cache/peers-d3rlpy/bin/python --threads 2
 
 Every algorithm learns through the framework's ``Learner.learn`` on a ``DatasetBuffer`` (what
-a training run does per loop step: sample, ``policy.learn``, metrics), one torch thread, on
-random transitions of the env's shapes: CartPole (obs 4, 2 actions) for the discrete ones,
-Pendulum (obs 3, one action in [-2, 2]) for the continuous ones, 256x256 hidden layers
-everywhere. d3rlpy (its own venv: it pins an older gymnasium) runs ``DiscreteBC`` and
+a training run does per loop step: sample, ``policy.learn``, metrics), on random transitions
+of the env's shapes: CartPole (obs 4, 2 actions) for the discrete ones, Pendulum (obs 3, one
+action in [-2, 2]) for the continuous ones, 256x256 hidden layers everywhere; every side runs
+one torch thread unless ``--threads`` says otherwise. d3rlpy (its own venv: it pins an older
+gymnasium) runs ``DiscreteBC`` and
 ``DiscreteCQL`` with the same layer sizes, batch size and data shapes in a helper process;
 blocks of ``--updates`` updates are interleaved (rldojo, d3rlpy, rldojo, ...) so both see the
 same load. The discrete cases also run the same update in a bare PyTorch loop ("torch":
@@ -156,8 +158,8 @@ class Bare:
 D3RLPY_SCRIPT = r"""
 import json, sys, time
 import numpy as np, torch, d3rlpy
-torch.set_num_threads(1)
-N, name, updates = 50_000, sys.argv[1], int(sys.argv[2])
+N, name, updates, threads = 50_000, sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+torch.set_num_threads(threads)
 rng = np.random.default_rng(0)
 obs = rng.standard_normal((N, 4)).astype(np.float32)
 dataset = d3rlpy.dataset.MDPDataset(
@@ -189,9 +191,9 @@ for line in sys.stdin:
 class Theirs:
     """A d3rlpy helper process that times one block per request."""
 
-    def __init__(self, python: str, name: str, updates: int):
+    def __init__(self, python: str, name: str, updates: int, threads: int):
         self.proc = subprocess.Popen(
-            [python, "-c", D3RLPY_SCRIPT, name, str(updates)],
+            [python, "-c", D3RLPY_SCRIPT, name, str(updates), str(threads)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -234,8 +236,9 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--d3rlpy", default=None, help="python of a venv with d3rlpy installed")
     p.add_argument("--only", nargs="*", default=None, help="case names to run")
+    p.add_argument("--threads", type=int, default=1, help="torch threads of every side")
     args = p.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, (algo, env_id, extra) in CASES.items():
@@ -245,7 +248,9 @@ def main() -> None:
             if name in D3RLPY_CASES:
                 sides["torch"] = Bare(algo, args.updates)
             if args.d3rlpy and name in D3RLPY_CASES:
-                sides["d3rlpy"] = Theirs(args.d3rlpy, D3RLPY_CASES[name], args.updates)
+                sides["d3rlpy"] = Theirs(
+                    args.d3rlpy, D3RLPY_CASES[name], args.updates, args.threads
+                )
             for side in sides.values():
                 timed(side, args.updates)  # warm-up
             times: dict[str, list[float]] = {k: [] for k in sides}
@@ -258,7 +263,7 @@ def main() -> None:
                 rows.append((name, key, times[key]))
     print(
         f"update steps at batch 256, 256x256 hidden layers, {args.repeats} interleaved blocks of "
-        f"{args.updates} updates, 1 torch thread"
+        f"{args.updates} updates, {args.threads} torch thread(s)"
     )
     print(f"{'case':<16}{'library':<9}{'ms/update':>10}{'min':>8}{'max':>8}{'updates/s':>11}")
     ours: dict[str, float] = {}

@@ -10,10 +10,9 @@ a training run does per loop step: sample, ``policy.learn``, metrics), on random
 of the env's shapes: CartPole (obs 4, 2 actions) for the discrete ones, Pendulum (obs 3, one
 action in [-2, 2]) for the continuous ones, 256x256 hidden layers everywhere; every side runs
 one torch thread unless ``--threads`` says otherwise. d3rlpy (its own venv: it pins an older
-gymnasium) runs ``DiscreteBC`` and
-``DiscreteCQL`` with the same layer sizes, batch size and data shapes in a helper process;
-blocks of ``--updates`` updates are interleaved (rldojo, d3rlpy, rldojo, ...) so both see the
-same load. The discrete cases also run the same update in a bare PyTorch loop ("torch":
+gymnasium) runs ``DiscreteBC`` and ``DiscreteCQL`` with the same layer sizes, batch size and
+data shapes in a helper process; blocks of ``--updates`` updates are interleaved (rldojo,
+d3rlpy, rldojo, ...) so both see the same load. The discrete cases also run the same update in a bare PyTorch loop ("torch":
 ``torch.optim.Adam``, no framework), the floor without hand-written kernels. The table: median
 ms per update and updates/s with min-max, and the speed-up.
 """

@@ -12,9 +12,11 @@ action in [-2, 2]) for the continuous ones, 256x256 hidden layers everywhere; ev
 one torch thread unless ``--threads`` says otherwise. d3rlpy (its own venv: it pins an older
 gymnasium) runs ``DiscreteBC`` and ``DiscreteCQL`` with the same layer sizes, batch size and
 data shapes in a helper process; blocks of ``--updates`` updates are interleaved (rldojo,
-d3rlpy, rldojo, ...) so both see the same load. The discrete cases also run the same update in a bare PyTorch loop ("torch":
-``torch.optim.Adam``, no framework), the floor without hand-written kernels. The table: median
-ms per update and updates/s with min-max, and the speed-up.
+d3rlpy, rldojo, ...) so both see the same load. The discrete cases also run the same update in
+a bare PyTorch loop ("torch": ``nn.Linear`` layers, ``torch.optim.Adam``, no framework): the
+same maths on PyTorch's default CPU kernels, where rldojo computes its large linear layers with
+oneDNN (``general_cfg.onednn_linear``, algos/base/linear.py). The table: median ms per update
+and updates/s with min-max, and the speed-up.
 """
 
 from __future__ import annotations
@@ -102,8 +104,8 @@ class Ours:
 
 
 class Bare:
-    """The same discrete update in a bare PyTorch loop, the floor an RL library can reach
-    without its own kernels: ``nn.Sequential`` 4-256-256-2, ``torch.optim.Adam`` (foreach), NumPy
+    """The same discrete update in a bare PyTorch loop on PyTorch's default kernels:
+    ``nn.Sequential`` 4-256-256-2, ``torch.optim.Adam`` (foreach), NumPy
     index sampling. BC: cross-entropy. CQL as rldojo's defaults: double DQN, Huber TD loss,
     ``cql_alpha`` 1 times logsumexp_a Q(s, a) - Q(s, a_data), gradients clipped at norm 10, a hard
     target copy every 16 updates."""

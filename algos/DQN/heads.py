@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from algos.base.linear import Linear
 from algos.base.networks import QHead, QNetwork, build_trunk, orthogonal_init
 from algos.DQN.config import AlgoConfig
 
@@ -182,7 +183,7 @@ class ImplicitQNetwork(nn.Module):
     def __init__(self, obs_shape: tuple[int, ...], cfg: AlgoConfig, n_actions: int):
         super().__init__()
         self.trunk, hidden = build_trunk(obs_shape, cfg.value_layers, "value_layers")
-        self.embed = nn.Linear(cfg.n_cos, hidden)
+        self.embed = Linear(cfg.n_cos, hidden)
         self.register_buffer("freqs", math.pi * torch.arange(cfg.n_cos, dtype=torch.float32))
         self.out = QHead(hidden, n_actions, 1, cfg.dueling, cfg.noisy, cfg.sigma_init)
         if cfg.ortho_init:

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from algos.base.config import LayerSpec
+from algos.base.linear import Linear, linear
 from config.base import UserError
 
 ACTIVATION_MODULES: dict[str, type[nn.Module]] = {
@@ -57,8 +58,8 @@ class Trunk(nn.Sequential):
             x = x.contiguous(memory_format=torch.channels_last)
         for m in self._modules.values():
             kind = type(m)
-            if kind is nn.Linear:
-                x = F.linear(x, m.weight, m.bias)
+            if kind is Linear:
+                x = linear(x, m.weight, m.bias)
             elif kind in _DIRECT:
                 fn = _DIRECT[kind]
                 if fn is not None:
@@ -113,10 +114,10 @@ class NoisyLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training:
-            return F.linear(x, self.weight_mu, self.bias_mu)
+            return linear(x, self.weight_mu, self.bias_mu)
         eps_in, eps_out = self.eps[: self.in_features], self.eps[self.in_features :]
         weight = torch.addcmul(self.weight_mu, self.weight_sigma, torch.outer(eps_out, eps_in))
-        return F.linear(x, weight, torch.addcmul(self.bias_mu, self.bias_sigma, eps_out))
+        return linear(x, weight, torch.addcmul(self.bias_mu, self.bias_sigma, eps_out))
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}"
@@ -167,7 +168,7 @@ def build_trunk(
             if spec.layer_type == "noisy_linear":
                 layer: nn.Module = NoisyLinear(shape[0], spec.layer_dim[0], spec.sigma_init)
             else:
-                layer = nn.Linear(shape[0], spec.layer_dim[0])
+                layer = Linear(shape[0], spec.layer_dim[0])
             modules += [layer, ACTIVATION_MODULES[spec.activation]()]
             shape = (spec.layer_dim[0],)
         elif spec.layer_type == "layernorm":
@@ -245,11 +246,11 @@ class QHead(nn.Module):
         super().__init__()
         self.n_actions, self.atoms = n_actions, atoms
 
-        def linear(n_in: int, n_out: int) -> nn.Module:
-            return NoisyLinear(n_in, n_out, sigma_init) if noisy else nn.Linear(n_in, n_out)
+        def layer(n_in: int, n_out: int) -> nn.Module:
+            return NoisyLinear(n_in, n_out, sigma_init) if noisy else Linear(n_in, n_out)
 
-        self.head = linear(hidden, n_actions * atoms)
-        self.value = linear(hidden, atoms) if dueling else None
+        self.head = layer(hidden, n_actions * atoms)
+        self.value = layer(hidden, atoms) if dueling else None
 
     def q_from(self, h: torch.Tensor) -> torch.Tensor:
         q = self.head(h)
@@ -320,8 +321,8 @@ class ActorCritic(nn.Module):
             self.critic_trunk, h_critic = self.actor_trunk, h_actor
         else:
             self.critic_trunk, h_critic = build_trunk(obs_shape, critic_layers, "critic_layers")
-        self.actor_head = nn.Linear(h_actor, action_dim)
-        self.critic_head = nn.Linear(h_critic, 1)
+        self.actor_head = Linear(h_actor, action_dim)
+        self.critic_head = Linear(h_critic, 1)
         self.continuous = continuous
         self.sde = sde and continuous
         if continuous:
@@ -459,12 +460,12 @@ class DeterministicActor(nn.Module):
     ):
         super().__init__()
         self.trunk, hidden = build_trunk(obs_shape, layers, key)
-        self.head = nn.Linear(hidden, action_dim)
+        self.head = Linear(hidden, action_dim)
         self.scaler = scaler
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         h = self.trunk(obs)
-        return self.scaler.scale(torch.tanh(F.linear(h, self.head.weight, self.head.bias)))
+        return self.scaler.scale(torch.tanh(linear(h, self.head.weight, self.head.bias)))
 
 
 class GaussianActorHead(nn.Module):
@@ -482,12 +483,12 @@ class GaussianActorHead(nn.Module):
     ):
         super().__init__()
         self.trunk, hidden = build_trunk(obs_shape, layers, key)
-        self.head = nn.Linear(hidden, 2 * action_dim)  # mean and log std: one matrix product
+        self.head = Linear(hidden, 2 * action_dim)  # mean and log std: one matrix product
         self.log_std_min, self.log_std_max = log_std_min, log_std_max
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.trunk(obs)
-        mean, log_std = F.linear(h, self.head.weight, self.head.bias).chunk(2, dim=-1)
+        mean, log_std = linear(h, self.head.weight, self.head.bias).chunk(2, dim=-1)
         log_std = torch.tanh(log_std)
         log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (log_std + 1)
         return mean, log_std

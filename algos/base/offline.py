@@ -17,6 +17,7 @@ from torch import nn
 
 from algos.base.config import LayerSpec
 from algos.base.distributions import categorical_log_prob, gaussian_log_prob
+from algos.base.linear import Linear
 from algos.base.networks import build_trunk
 from algos.base.scaler import ActionScaler
 
@@ -37,11 +38,11 @@ class DatasetActor(nn.Module):
         self.discrete = isinstance(action_space, gym.spaces.Discrete)
         if self.discrete:
             self.start = int(action_space.start)
-            self.head = nn.Linear(hidden, int(action_space.n))
+            self.head = Linear(hidden, int(action_space.n))
         else:
             self.scaler = ActionScaler(action_space, squash=True, algo=algo)
             dim = int(action_space.shape[0])
-            self.head = nn.Linear(hidden, dim)
+            self.head = Linear(hidden, dim)
             self.log_std = nn.Parameter(torch.zeros(dim))
             self.log_std_min, self.log_std_max = log_std_min, log_std_max
 

@@ -123,7 +123,6 @@ class Worker:
     def __init__(
         self, cfg, index: int, seed: int | None, checkpoint, data_server: str, sync: bool = False
     ):
-        import sys
 
         import ray
 
@@ -131,7 +130,7 @@ class Worker:
         from framework.runtime.collector import Collector
         from framework.runtime.loop import make_assembler
         from framework.runtime.seeding import env_seeds, policy_seed, seed_everything
-        from framework.runtime.setup import build_policy, policy_class
+        from framework.runtime.setup import apply_torch_settings, build_policy, policy_class
 
         cfg = copy.deepcopy(cfg)
         cfg.general.device = "cpu"  # acting is batched inference on small nets: CPU
@@ -147,8 +146,7 @@ class Worker:
         self.data_server = ray.get_actor(data_server)
         obs_space, action_space = spaces_of(cfg)
         self.policy = build_policy(cfg, obs_space, action_space, policy_seed(seed, *ids))
-        if "torch" in sys.modules:
-            sys.modules["torch"].set_num_threads(cfg.general.torch_threads)
+        apply_torch_settings(cfg)
         setup = _WorkerSetup(checkpoint)
         assembler = make_assembler(cfg, setup, self.policy.exploration)
         n_envs = cfg.env.n_envs

@@ -46,6 +46,18 @@ def algorithms_for(obs_space: gym.Space, action_space: gym.Space) -> list[str]:
     return out
 
 
+def apply_torch_settings(cfg: Config) -> None:
+    """The process-wide torch settings of ``general_cfg`` (``torch_threads``, ``onednn_linear``),
+    once the policy's modules are imported; nothing for an algorithm that does not use torch."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return
+    from algos.base.linear import use_onednn  # imports torch, which this run already has
+
+    torch.set_num_threads(cfg.general.torch_threads)
+    use_onednn(cfg.general.onednn_linear)
+
+
 def resolve_device(device: str) -> str:
     import torch
 
@@ -259,9 +271,7 @@ class Setup:
     def __init__(self, cfg: Config, checkpoint: str | Path | None = None):
         g = cfg.general
         policy_class(g.algo_name)  # imports torch for torch algorithms (not for tabular ones)
-        torch = sys.modules.get("torch")
-        if torch is not None:
-            torch.set_num_threads(g.torch_threads)
+        apply_torch_settings(cfg)
         self.cfg = cfg
         self.seed = seed_everything(g.seed)
         self.dataset = open_run_dataset(cfg) if offline(cfg) else None

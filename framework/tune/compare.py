@@ -39,7 +39,7 @@ BOOTSTRAP = 2000  # resamples for the confidence interval
 RUN_KEYS = {
     "seed", "tasks_dir", "progress", "show_fig", "save_fig", "tensorboard", "load_checkpoint",
     "load_path", "model_save_fre", "keep_checkpoints", "save_buffer", "buffer_save_limit_mb",
-    "save_best_model", "torch_threads", "ray_address",
+    "save_best_model", "torch_threads", "onednn_linear", "ray_address",
 }  # fmt: skip
 
 

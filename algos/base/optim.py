@@ -15,7 +15,9 @@ view of it, so the networks and their state dicts are unchanged) and keeps its m
 gradients the same way. An update is then a few ops on one tensor instead of a few per parameter,
 and gradient clipping (``clip``) is one norm and one multiply: on a 4-256-256-2 MLP, clip and step
 take 0.75 ms against 0.98 with ``clip_grad_norm_`` and the multi-tensor update (one CPU thread,
-interleaved medians). The results are the same. The parameters must be on their device before
+interleaved medians). The results are the same. Adam's update itself is torch's fused kernel
+(``torch._fused_adam_``, what ``torch.optim.Adam(fused=True)`` runs) where torch has it: one pass
+over parameters, gradients and moments. The parameters must be on their device before
 the optimizer is made: moving them later would leave the optimizer updating a copy, which
 ``step`` refuses with an error.
 """
@@ -26,6 +28,8 @@ import math
 from collections.abc import Iterable
 
 import torch
+
+_FUSED_ADAM = getattr(torch, "_fused_adam_", None)
 
 
 class _Optimizer:
@@ -202,6 +206,18 @@ class Adam(_Optimizer):
 
     @staticmethod
     def _update(params, grads, m, v, steps, lr, b1, b2, eps) -> None:
+        if _FUSED_ADAM is not None and params[0].device.type in ("cpu", "cuda"):
+            # torch's fused kernel (torch.optim.Adam(fused=True)): the whole update in one pass
+            # over the four tensors. The Nature CNN's 1.7M parameters: 0.7 ms against 2.4 ms
+            # for the ops below, whose square root alone takes 0.6 ms (one thread)
+            dev = params[0].device
+            _FUSED_ADAM(
+                params, grads, m, v, [],
+                [torch.tensor(float(s), device=dev) for s in steps],
+                lr=lr, beta1=b1, beta2=b2, weight_decay=0.0, eps=eps, amsgrad=False,
+                maximize=False,
+            )  # fmt: skip
+            return
         torch._foreach_lerp_(m, grads, 1 - b1)
         torch._foreach_mul_(v, b2)
         torch._foreach_addcmul_(v, grads, grads, value=1 - b2)

@@ -65,13 +65,23 @@ class ObsEncoder:
     def __call__(self, obs: np.ndarray) -> torch.Tensor:
         return self._encode(obs)
 
+    def stage(self, obs: np.ndarray) -> torch.Tensor:
+        """The batch on the device in the network's layout but still in its stored dtype
+        (uint8 images: a quarter of the float bytes); :meth:`finish` makes the network's
+        input of it or of any rows of it. ``finish(stage(obs))`` equals ``self(obs)``. A rollout
+        staged once and finished per minibatch gathers its minibatches as uint8."""
+        return self._image_uint8(obs) if self.kind == "image" else self._encode(obs)
+
+    def finish(self, staged: torch.Tensor) -> torch.Tensor:
+        return staged.float().div_(255.0) if self.kind == "image" else staged
+
     def _vector(self, obs: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(np.asarray(obs, np.float32), device=self.device)
 
     def _normalized(self, obs: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(self.normalizer.normalize(obs), device=self.device)
 
-    def _image(self, obs: np.ndarray) -> torch.Tensor:
+    def _image_uint8(self, obs: np.ndarray) -> torch.Tensor:
         x = torch.as_tensor(np.asarray(obs), device=self.device)  # uint8 on the wire
         if self.layout == "hwc":
             x = x.permute(0, 3, 1, 2)
@@ -79,8 +89,10 @@ class ObsEncoder:
             x = x.unsqueeze(1)
         # channels-last (NHWC) memory, which convolutions run faster on (networks.Trunk); made
         # while the pixels are uint8, a quarter of the bytes of the float copy
-        x = x.contiguous(memory_format=torch.channels_last)
-        return x.float().div_(255.0)
+        return x.contiguous(memory_format=torch.channels_last)
+
+    def _image(self, obs: np.ndarray) -> torch.Tensor:
+        return self._image_uint8(obs).float().div_(255.0)
 
     def _one_hot(self, obs: np.ndarray) -> torch.Tensor:
         index = torch.as_tensor(np.asarray(obs), device=self.device).long() - self.start

@@ -222,13 +222,17 @@ class OnPolicyPolicy(TorchPolicy):
         self.set_training(True)
         T, N = batch.rewards.shape
         flat = lambda a: a.reshape(T * N, *a.shape[2:])  # noqa: E731
+        # observations staged on the device in their stored dtype and made network inputs
+        # per minibatch: a Pong rollout's 1024 stacks gather as 29 MB of uint8 instead of 115 MB
+        # of floats, and only the rows a minibatch uses are converted
+        encoder = self.encoder
         if "value" in batch.extras:  # V(s) from acting
-            b_obs = self.preprocess(flat(batch.obs))
+            b_obs = encoder.stage(flat(batch.obs))
             values, next_values = batch.extras["value"], self.next_values(batch)
         else:
-            obs_all = self.preprocess(np.concatenate([flat(batch.obs), flat(batch.next_obs)]))
-            with torch.no_grad():
-                v_all = self.ac.value(obs_all).cpu().numpy()  # V(s) and V(s') in one pass
+            obs_all = encoder.stage(np.concatenate([flat(batch.obs), flat(batch.next_obs)]))
+            with torch.no_grad():  # V(s) and V(s') in one pass
+                v_all = self.ac.value(encoder.finish(obs_all)).cpu().numpy()
             b_obs = obs_all[: T * N]
             values, next_values = v_all[: T * N].reshape(T, N), v_all[T * N :].reshape(T, N)
         adv, returns = self.advantages(batch, values, next_values)
@@ -255,8 +259,9 @@ class OnPolicyPolicy(TorchPolicy):
                 a = b_adv[idx]
                 if c.norm_adv == "minibatch" and len(idx) > 1:
                     a = standardize(a)
+                obs = encoder.finish(b_obs[idx])
                 loss, mb_stats = self.loss(
-                    Minibatch(b_obs[idx], b_act[idx], b_logp[idx], a, b_ret[idx], b_val[idx])
+                    Minibatch(obs, b_act[idx], b_logp[idx], a, b_ret[idx], b_val[idx])
                 )
                 self.optimize("ac", loss)
                 for k, v in mb_stats.items():

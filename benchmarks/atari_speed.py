@@ -20,10 +20,12 @@ Rows (each a fresh process; rounds interleave the rows so all see the same machi
 Every DQN row learns after ``--learning-starts`` env steps (all use the same), so that the short
 run measures learning, not the warm-up. Peers run in their own venv (``--peer-python``; make it
 with ``benchmarks/peers/setup_atari``). ``--threads`` sets torch's intra-op threads for every row
-(``general_cfg.torch_threads`` for rldojo, ``OMP_NUM_THREADS`` for all).
+(``general_cfg.torch_threads`` for rldojo, ``OMP_NUM_THREADS`` for all). The default, 2, is what
+each side runs with on a 2-core machine left to itself: the Atari presets' ``torch_threads``, and
+torch's own default for the peers (one thread per core).
 
-    python benchmarks/atari_speed.py                         # PPO and DQN, 3 rounds, 1 thread
-    python benchmarks/atari_speed.py --algos ppo --rounds 5 --threads 2
+    python benchmarks/atari_speed.py                         # PPO and DQN, 3 rounds, 2 threads
+    python benchmarks/atari_speed.py --algos ppo --rounds 5 --threads 1
 
 Prints a table: median env steps/s, min-max over rounds, and rldojo's speed-up over each peer.
 """
@@ -113,7 +115,7 @@ def main() -> None:
     parser.add_argument("--algos", nargs="+", default=["ppo", "dqn"], choices=["ppo", "dqn"])
     parser.add_argument("--systems", nargs="+", default=["rldojo", "CleanRL", "SB3"])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--ppo-steps", type=int, default=4096, help="4 PPO iterations")
     parser.add_argument("--dqn-steps", type=int, default=6000)
     parser.add_argument("--learning-starts", type=int, default=1000)

@@ -46,6 +46,29 @@ def test_image_encoder_keeps_uint8_until_the_device_and_orders_channels():
     )
 
 
+@pytest.mark.parametrize(
+    "space",
+    [
+        gym.spaces.Box(0, 255, (4, 84, 84), np.uint8),  # a frame stack
+        gym.spaces.Box(0, 255, (84, 80, 3), np.uint8),  # RGB frames, channels last
+        gym.spaces.Box(-1.0, 1.0, (6,), np.float32),
+        gym.spaces.Discrete(5, start=2),
+    ],
+)
+def test_staged_encoding_is_the_encoding_of_any_rows(space):
+    """On-policy learning stages a rollout once (stored dtype, network layout) and finishes
+    minibatches of its rows: the same tensors as encoding those rows directly."""
+    space.seed(0)
+    obs = np.stack([space.sample() for _ in range(12)])
+    enc = ObsEncoder(space, CPU)
+    staged = enc.stage(obs)
+    if enc.kind == "image":
+        assert staged.dtype == torch.uint8
+        assert staged.is_contiguous(memory_format=torch.channels_last)
+    rows = torch.tensor([7, 0, 3, 3, 11])
+    torch.testing.assert_close(enc.finish(staged[rows]), enc(obs[rows.numpy()]), rtol=0, atol=0)
+
+
 def test_discrete_encoder_is_one_hot_and_obs_norm_is_for_vectors():
     enc = ObsEncoder(gym.spaces.Discrete(5, start=2), CPU)
     out = enc(np.array([2, 6, 4]))

@@ -123,7 +123,6 @@ class Worker:
     def __init__(
         self, cfg, index: int, seed: int | None, checkpoint, data_server: str, sync: bool = False
     ):
-
         import ray
 
         from envs.vector import spaces_of

@@ -74,7 +74,7 @@ def test_the_config_key_switches_the_process():
 
 
 def test_trunks_and_noisy_layers_use_it():
-    trunk, hidden = build_trunk((8,), load_config(None, []).algo.value_layers, "value_layers")
+    trunk, _ = build_trunk((8,), load_config(None, []).algo.value_layers, "value_layers")
     assert any(type(m) is lin.Linear for m in trunk)
     noisy = NoisyLinear(512, 512)
     x = torch.randn(64, 512)

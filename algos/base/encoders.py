@@ -34,6 +34,11 @@ def image_layout(shape: tuple[int, ...]) -> str:
     return "chw"
 
 
+def _unit_float(pixels: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels as float in [0, 1] (the memory layout kept)."""
+    return pixels.float().div_(255.0)
+
+
 class ObsEncoder:
     def __init__(
         self, space: gym.Space, device: torch.device, normalizer: ObsNormalizer | None = None
@@ -73,7 +78,7 @@ class ObsEncoder:
         return self._image_uint8(obs) if self.kind == "image" else self._encode(obs)
 
     def finish(self, staged: torch.Tensor) -> torch.Tensor:
-        return staged.float().div_(255.0) if self.kind == "image" else staged
+        return _unit_float(staged) if self.kind == "image" else staged
 
     def _vector(self, obs: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(np.asarray(obs, np.float32), device=self.device)
@@ -92,7 +97,7 @@ class ObsEncoder:
         return x.contiguous(memory_format=torch.channels_last)
 
     def _image(self, obs: np.ndarray) -> torch.Tensor:
-        return self._image_uint8(obs).float().div_(255.0)
+        return _unit_float(self._image_uint8(obs))
 
     def _one_hot(self, obs: np.ndarray) -> torch.Tensor:
         index = torch.as_tensor(np.asarray(obs), device=self.device).long() - self.start

@@ -223,8 +223,8 @@ class OnPolicyPolicy(TorchPolicy):
         T, N = batch.rewards.shape
         flat = lambda a: a.reshape(T * N, *a.shape[2:])  # noqa: E731
         # observations staged on the device in their stored dtype and made network inputs
-        # per minibatch: a Pong rollout's 1024 stacks gather as 29 MB of uint8 instead of 115 MB
-        # of floats, and only the rows a minibatch uses are converted
+        # per minibatch: a Pong rollout's 1024 stacks stay 29 MB of uint8 instead of 115 MB of
+        # floats, and a minibatch gathers its rows as uint8 before converting them
         encoder = self.encoder
         if "value" in batch.extras:  # V(s) from acting
             b_obs = encoder.stage(flat(batch.obs))
